@@ -1,0 +1,3 @@
+from alephnet.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `alephnet` command line: one module per command group, assembled in `app.py`."""

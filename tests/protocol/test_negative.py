@@ -1,0 +1,160 @@
+"""Every way a message can be wrong is refused with the reference's error code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from alephnet.protocol import (
+    ErrorCode,
+    EvmSigner,
+    MessageError,
+    MessageType,
+    build_message,
+    validate_message,
+)
+from tests.protocol.signers import KEY_A, KEY_B, SIGNER_FACTORIES
+
+
+def _post(chain: str = "ETH", **content: Any) -> dict[str, Any]:
+    signer = SIGNER_FACTORIES[chain](KEY_A)
+    body = {"address": signer.address, "time": 1.0, "content": content or {"a": 1}, "type": "t"}
+    return build_message(signer, MessageType.POST, body, time=2.0).message
+
+
+def _code_of(raw: Any) -> ErrorCode:
+    with pytest.raises(MessageError) as caught:
+        validate_message(raw)
+    return caught.value.error_code
+
+
+def test_a_built_message_is_valid() -> None:
+    assert validate_message(_post()).type == "POST"
+
+
+def test_tampered_signature() -> None:
+    message = _post()
+    signature = bytearray.fromhex(message["signature"][2:])
+    signature[10] ^= 0x01
+    message["signature"] = "0x" + signature.hex()
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+def test_signature_by_another_key_for_the_same_sender() -> None:
+    message = _post()
+    intruder = EvmSigner(KEY_B)
+    assert intruder.address != message["sender"]
+    message["signature"] = intruder.sign_buffer(
+        f"ETH\n{message['sender']}\nPOST\n{message['item_hash']}".encode(), 2.0
+    )
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+def test_wrong_chain_breaks_the_signature() -> None:
+    message = _post()
+    message["chain"] = "BSC"
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+def test_unknown_chain() -> None:
+    message = _post()
+    message["chain"] = "DOGE"
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_hash_mismatch() -> None:
+    message = _post()
+    message["item_content"] = message["item_content"].replace('"a":1', '"a":2')
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_inline_content_over_the_limit() -> None:
+    message = _post(blob="x" * 200_001)
+    assert len(message["item_content"]) > 200_000
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_non_json_content() -> None:
+    signer = EvmSigner(KEY_A)
+    message = build_message(signer, MessageType.POST, {"a": 1}, time=2.0).message
+    message["item_content"] = "not json"
+    message["item_hash"] = hashlib.sha256(b"not json").hexdigest()
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_null_escape_in_content_is_refused() -> None:
+    assert _code_of(_post(text="a\u0000b")) == ErrorCode.INVALID_FORMAT
+
+
+def test_unknown_type() -> None:
+    message = _post()
+    message["type"] = "TWEET"
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_storage_hash_with_inline_content() -> None:
+    message = _post()
+    message["item_type"] = "storage"
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_uppercase_hex_hash_is_refused() -> None:
+    message = _post()
+    message["item_hash"] = message["item_hash"].upper()
+    message["item_type"] = "storage"
+    message.pop("item_content")
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "not json",
+        "[]",
+        json.dumps({"publicKey": "x"}),
+        json.dumps({"signature": "x"}),
+        json.dumps({"publicKey": 1, "signature": 2}),
+        "0x" + "00" * 65,
+    ],
+)
+@pytest.mark.parametrize("chain", ["SOL", "TEZOS-ed25519"])
+def test_malformed_json_signatures(chain: str, signature: str) -> None:
+    message = _post(chain)
+    message["signature"] = signature
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+def test_solana_public_key_of_someone_else() -> None:
+    message = _post("SOL")
+    document = json.loads(message["signature"])
+    document["publicKey"] = SIGNER_FACTORIES["SOL"](KEY_B).address
+    message["signature"] = json.dumps(document)
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+def test_missing_signature() -> None:
+    message = _post()
+    message["signature"] = None
+    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
+
+
+@pytest.mark.parametrize("raw", [None, [], "text", 3])
+def test_not_an_object(raw: Any) -> None:
+    assert _code_of(raw) == ErrorCode.INVALID_FORMAT
+
+
+@pytest.mark.parametrize("field", ["chain", "sender", "item_hash", "time"])
+def test_missing_envelope_field(field: str) -> None:
+    message = _post()
+    del message[field]
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+
+
+def test_amend_without_ref() -> None:
+    signer = EvmSigner(KEY_A)
+    body = {"address": signer.address, "time": 1.0, "content": {}, "type": "amend"}
+    message = build_message(signer, MessageType.POST, body, time=2.0).message
+    assert _code_of(message) == ErrorCode.INVALID_FORMAT
