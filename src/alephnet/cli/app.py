@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from alephnet import __version__
-from alephnet.cli import file, message
+from alephnet.cli import ccn, file, message
 
 app = typer.Typer(
     name="alephnet",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(message.app, name="message")
 app.add_typer(file.app, name="file")
+app.add_typer(ccn.app, name="ccn")
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,28 @@
+"""Typed FastAPI dependencies: the node's shared objects and a database session per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alephnet.ccn.node import Node
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.state.node
+    return node
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+
+
+async def get_session(node: NodeDep) -> AsyncIterator[AsyncSession]:
+    """A read session; views that write open their own transaction on it."""
+    async with node.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,1 @@
+"""Database: SQLAlchemy models, the engine, migrations, and accessors (one module per table)."""

@@ -1,0 +1,57 @@
+"""The `pending_messages` table: the pipeline's durable queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alephnet.ccn.db.models import PendingMessageRow
+
+
+async def ready_pending(
+    session: AsyncSession, now: float, limit: int
+) -> Sequence[PendingMessageRow]:
+    """Rows due now, in the order they should be tried: oldest attempt time first."""
+    result = await session.execute(
+        select(PendingMessageRow)
+        .where(PendingMessageRow.next_attempt <= now)
+        .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def next_attempt_time(session: AsyncSession) -> float | None:
+    result = await session.execute(
+        select(PendingMessageRow.next_attempt).order_by(PendingMessageRow.next_attempt).limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def existing_identities(
+    session: AsyncSession, item_hashes: list[str]
+) -> set[tuple[str, str, str | None]]:
+    result = await session.execute(
+        select(
+            PendingMessageRow.sender, PendingMessageRow.item_hash, PendingMessageRow.signature
+        ).where(PendingMessageRow.item_hash.in_(item_hashes))
+    )
+    return {(sender, item_hash, signature) for sender, item_hash, signature in result}
+
+
+async def delete_pending_for(session: AsyncSession, item_hash: str) -> None:
+    await session.execute(delete(PendingMessageRow).where(PendingMessageRow.item_hash == item_hash))
+
+
+async def count_pending(session: AsyncSession) -> int:
+    result = await session.execute(select(func.count()).select_from(PendingMessageRow))
+    return int(result.scalar_one())
+
+
+async def pending_for(session: AsyncSession, item_hash: str) -> Sequence[PendingMessageRow]:
+    result = await session.execute(
+        select(PendingMessageRow).where(PendingMessageRow.item_hash == item_hash)
+    )
+    return result.scalars().all()

@@ -1,0 +1,1 @@
+"""One module per message type; `registry.build_handlers` maps each type to its handler."""

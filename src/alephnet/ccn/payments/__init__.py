@@ -1,0 +1,1 @@
+"""Balances, costs and their enforcement."""

@@ -1,0 +1,155 @@
+"""Intake: validated messages enter the durable pending queue, with group commit.
+
+An acknowledgement (HTTP 200/202) promises that the message is on disk. One commit per request
+would cap intake at the disk's fsync rate, so concurrent submissions are queued here and a
+single writer task commits them together: every caller waits for the commit that holds its
+message, and one fsync serves them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alephnet.ccn.db.accessors.pending import existing_identities
+from alephnet.ccn.db.accessors.status import get_statuses
+from alephnet.ccn.db.engine import SessionFactory
+from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow
+from alephnet.protocol.enums import MessageStatus
+from alephnet.protocol.message import PendingMessage
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    message: PendingMessage
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the node holds for a submitted hash once its submission is committed."""
+
+    item_hash: str
+    status: MessageStatus
+    queued: bool
+
+
+class MessageIntake:
+    def __init__(self, sessions: SessionFactory, commit_interval: float = 0.002) -> None:
+        self._sessions = sessions
+        self._commit_interval = commit_interval
+        self._queue: asyncio.Queue[tuple[Submission, asyncio.Future[Accepted]]] = asyncio.Queue()
+        self._queued = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def queued(self) -> asyncio.Event:
+        """Set whenever a commit added messages to the pending queue (wakes the processor)."""
+        return self._queued
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_forever(), name="intake-writer")
+
+    async def stop(self) -> None:
+        """Commit what is already submitted, then stop."""
+        if self._writer is None:
+            return
+        await self._queue.join()
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+        self._writer = None
+
+    async def submit(self, message: PendingMessage, origin: str) -> Accepted:
+        """Queue `message` and return once it is committed to disk."""
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        await self._queue.put((Submission(message, origin), future))
+        return await future
+
+    async def _write_forever(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            if self._commit_interval:
+                await asyncio.sleep(self._commit_interval)
+            while not self._queue.empty() and len(group) < MAX_GROUP:
+                group.append(self._queue.get_nowait())
+            try:
+                await self._commit_group(group)
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _commit_group(self, group: list[tuple[Submission, asyncio.Future[Accepted]]]) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                results = await _enqueue(session, [submission for submission, _ in group])
+        except Exception as error:
+            logger.exception("intake commit of %d messages failed", len(group))
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        if any(result.queued for result in results):
+            self._queued.set()
+        for (_, future), result in zip(group, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+async def _enqueue(session: AsyncSession, submissions: list[Submission]) -> list[Accepted]:
+    """Add each submission to the queue unless its hash is already settled.
+
+    A hash already processed (or pending with the same signature) is not an error: the same
+    message sent twice is answered with its current status. A rejected hash may be sent again.
+    """
+    hashes = [submission.message.item_hash for submission in submissions]
+    statuses = await get_statuses(session, hashes)
+    identities = await existing_identities(session, hashes)
+    now = time.time()
+    results = []
+    for submission in submissions:
+        message = submission.message
+        status = statuses.get(message.item_hash)
+        if status is not None and status != MessageStatus.REJECTED:
+            identity = (message.sender, message.item_hash, message.signature)
+            if status != MessageStatus.PENDING or identity in identities:
+                results.append(Accepted(message.item_hash, MessageStatus(status), queued=False))
+                continue
+        identities.add((message.sender, message.item_hash, message.signature))
+        session.add(_pending_row(submission, now))
+        if status is None:
+            session.add(
+                MessageStatusRow(
+                    item_hash=message.item_hash, status=MessageStatus.PENDING, reception_time=now
+                )
+            )
+            statuses[message.item_hash] = MessageStatus.PENDING
+        elif status == MessageStatus.REJECTED:
+            row = await session.get(MessageStatusRow, message.item_hash)
+            assert row is not None
+            row.status = MessageStatus.PENDING
+            statuses[message.item_hash] = MessageStatus.PENDING
+        results.append(Accepted(message.item_hash, MessageStatus.PENDING, queued=True))
+    return results
+
+
+def _pending_row(submission: Submission, now: float) -> PendingMessageRow:
+    """Historical messages (synced from peers) are tried in their own time order."""
+    message = submission.message
+    return PendingMessageRow(
+        item_hash=message.item_hash,
+        sender=message.sender,
+        signature=message.signature,
+        message=message.wire_dict(),
+        origin=submission.origin,
+        reception_time=now,
+        next_attempt=min(message.time, now),
+        retries=0,
+    )

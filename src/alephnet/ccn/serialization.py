@@ -1,0 +1,26 @@
+"""Messages as the API serves them: the shape official clients parse (aleph-message's
+`BaseMessage` keys only, or the SDK drops the message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alephnet.ccn.db.models import MessageRow
+
+
+def message_to_dict(row: MessageRow) -> dict[str, Any]:
+    return {
+        "sender": row.sender,
+        "chain": row.chain,
+        "signature": row.signature,
+        "type": row.type,
+        "item_content": row.item_content,
+        "item_type": row.item_type,
+        "item_hash": row.item_hash,
+        "time": row.time,
+        "channel": row.channel,
+        "content": row.content,
+        "size": row.size,
+        "confirmed": bool(row.confirmations),
+        "confirmations": row.confirmations or [],
+    }

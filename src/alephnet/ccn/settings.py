@@ -1,0 +1,94 @@
+"""CCN configuration: defaults < TOML file < environment (`ALEPHNET_CCN_*`) < command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MIB = 1 << 20
+
+
+class CcnSettings(BaseSettings):
+    """Every knob of one node. Unknown keys are refused: a typo must not silently do nothing."""
+
+    model_config = SettingsConfigDict(env_prefix="ALEPHNET_CCN_", extra="forbid")
+
+    data_dir: Path = Path(".alephnet/ccn")
+    host: str = "127.0.0.1"
+    port: int = Field(default=4024, ge=1, le=65535)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite in the data dir"
+    )
+    log_level: str = "INFO"
+    max_request_body: int = Field(default=2 * MIB, description="JSON requests (messages)")
+    max_unauthenticated_upload: int = 25 * MIB
+    max_file_size: int = 100 * MIB
+    max_ipfs_upload: int = 1024 * MIB
+    sync_timeout: float = Field(default=30.0, description="how long ?sync=true waits")
+    max_retries: int = 10
+    retry_cap_seconds: float = 300.0
+    processing_batch: int = Field(default=500, ge=1)
+    commit_interval: float = Field(
+        default=0.002, description="how long the intake waits to group concurrent commits"
+    )
+    grace_period_hours: float = 24.0
+    queue_topic: str = "ALEPH-TEST"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ccn.sqlite3').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> CcnSettings:
+        """Settings from `config_file` (TOML), then the environment, then `overrides`."""
+        values = {key: value for key, value in overrides.items() if value is not None}
+        if config_file is None:
+            return cls(**values)
+        return _with_toml(config_file)(**values)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _with_toml(config_file: Path) -> type[CcnSettings]:
+    """A settings class whose lowest-priority source is `config_file`."""
+
+    class FileCcnSettings(CcnSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                init_settings,
+                env_settings,
+                TomlConfigSettingsSource(settings_cls, config_file),
+            )
+
+    return FileCcnSettings

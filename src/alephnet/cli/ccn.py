@@ -1,0 +1,66 @@
+"""`alephnet ccn ...`: run a Core Channel Node."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from alephnet.ccn.api.app import create_app
+from alephnet.ccn.settings import CcnSettings
+
+app = typer.Typer(help="Run a Core Channel Node (the network's API and storage node).")
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+@app.command("run")
+def run(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the database and files live [.alephnet/ccn].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port of the API [4024].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="A TOML file of settings (see README)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="postgresql+asyncpg://user:pw@host/db to use PostgreSQL [SQLite]."),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING... [INFO]")] = None,
+) -> None:
+    """Start one CCN: applies database migrations, then serves the /api/v0 API.
+
+    Settings come from defaults < --config TOML < ALEPHNET_CCN_* environment < these options.
+    Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, queued messages are committed.
+    """
+    try:
+        settings = CcnSettings.load(
+            config,
+            data_dir=data_dir,
+            port=port,
+            host=host,
+            database_url=database_url,
+            log_level=log_level,
+        )
+    except ValidationError as error:
+        typer.echo(f"invalid settings: {error}", err=True)
+        raise typer.Exit(2) from error
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    typer.echo(
+        f"alephnet CCN on http://{settings.host}:{settings.port} "
+        f"(API docs at /docs), data in {settings.data_dir}"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+    )

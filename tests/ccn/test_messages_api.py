@@ -1,0 +1,104 @@
+"""Submitting and reading messages over the HTTP API."""
+
+from __future__ import annotations
+
+import httpx
+
+from alephnet.protocol import EvmSigner
+from tests.ccn.conftest import post_message, publish, wait_for_status
+from tests.conftest import load_vector
+
+
+async def test_sync_post_is_processed(client: httpx.AsyncClient, signer: EvmSigner) -> None:
+    message = post_message(signer)
+    response = await publish(client, message)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "publication_status": {"status": "success", "failed": []},
+        "message_status": "processed",
+    }
+    body = (await client.get(f"/api/v0/messages/{message['item_hash']}")).json()
+    assert body["status"] == "processed"
+    assert body["message"]["item_content"] == message["item_content"]
+    assert body["message"]["content"]["content"] == {"text": "hello"}
+
+
+async def test_async_post_is_accepted_then_processed(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    message = post_message(signer)
+    response = await publish(client, message, sync=False)
+    assert response.status_code in (200, 202)
+    await wait_for_status(client, message["item_hash"], "processed")
+
+
+async def test_same_message_twice_is_not_an_error(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    message = post_message(signer)
+    assert (await publish(client, message)).status_code == 200
+    again = await publish(client, message)
+    assert again.status_code == 200
+    assert again.json()["message_status"] == "processed"
+
+
+async def test_bad_signature_is_rejected_with_its_code(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    message = post_message(signer)
+    message["signature"] = post_message(EvmSigner(bytes(32 * [7])))["signature"]
+    response = await publish(client, message)
+    assert response.status_code == 422
+    body = (await client.get(f"/api/v0/messages/{message['item_hash']}")).json()
+    assert body["status"] == "rejected"
+    assert body["error_code"] == 1
+
+
+async def test_invalid_format_is_refused_at_once(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    message = post_message(signer)
+    message["item_hash"] = "0" * 64
+    response = await publish(client, message)
+    assert response.status_code == 422
+    assert "does not match" in response.json()["error"]
+    status = await client.get(f"/api/v0/messages/{'0' * 64}")
+    assert status.status_code == 404
+
+
+async def test_pyaleph_post_vectors_amend(client: httpx.AsyncClient) -> None:
+    original, amend = load_vector("pyaleph/test-data-posts.json")
+    assert (await publish(client, original)).status_code == 200
+    assert (await publish(client, amend)).status_code == 200
+    content = await client.get(f"/api/v0/messages/{amend['item_hash']}/content")
+    assert content.status_code == 200
+
+
+async def test_amend_before_its_original_waits_for_it(client: httpx.AsyncClient) -> None:
+    original, amend = load_vector("pyaleph/test-data-posts.json")
+    assert (await publish(client, amend, sync=False)).status_code == 202
+    assert (await publish(client, original)).status_code == 200
+    await wait_for_status(client, amend["item_hash"], "processed", timeout=15)
+
+
+async def test_unknown_and_malformed_hashes(client: httpx.AsyncClient) -> None:
+    assert (await client.get(f"/api/v0/messages/{'a' * 64}")).status_code == 404
+    assert (await client.get("/api/v0/messages/not-a-hash")).status_code == 400
+    assert (await client.get(f"/api/v0/messages/{'a' * 64}/status")).status_code == 404
+
+
+async def test_malformed_json_body_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v0/messages", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "JSON" in response.json()["error"]
+
+
+async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v0/messages",
+        content=b"x" * (3 << 20),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
