@@ -102,3 +102,24 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_nul_in_an_envelope_field_is_refused(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    message = post_message(signer)
+    message["channel"] = "a\u0000b"
+    response = await publish(client, message)
+    assert response.status_code == 422
+    assert "NUL" in response.json()["error"]
+
+
+async def test_long_post_type_and_ref_are_stored(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    """Free-text fields have no length limit in the protocol, so none in the database."""
+    message = post_message(signer, post_type="t" * 1000, ref="r" * 1000)
+    response = await publish(client, message)
+    assert response.status_code == 200, response.text
+    follower = await publish(client, post_message(signer))
+    assert follower.status_code == 200

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
 from alephnet.ccn.db.migrate import upgrade_to_head
+from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
 from alephnet.ccn.payments.balances import BalanceService, Unmetered
 from alephnet.ccn.pipeline.content import LocalContent
@@ -19,6 +20,8 @@ from alephnet.ccn.pipeline.intake import MessageIntake
 from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
+from alephnet.ccn.storage.gc import GarbageCollector
+from alephnet.ccn.storage.sources import LocalFiles
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class Node:
     intake: MessageIntake
     processor: MessageProcessor
     balances: BalanceService
+    collector: GarbageCollector
 
 
 @asynccontextmanager
@@ -44,15 +48,18 @@ async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
     sessions = create_session_factory(engine)
     store = FileStore(settings.files_dir)
     events = MessageEvents()
-    intake = MessageIntake(sessions, settings.commit_interval)
+    gate = WriteGate.for_dialect(engine.dialect.name)
+    intake = MessageIntake(sessions, gate, settings.commit_interval)
     balances = Unmetered()
     processor = MessageProcessor(
         sessions,
-        build_handlers(),
+        build_handlers(LocalFiles(store), settings.grace_period_seconds),
         events,
         LocalContent(store),
         balances,
         intake.queued,
+        gate,
+        intake.has_waiting,
         ProcessorSettings(
             batch_size=settings.processing_batch,
             max_retries=settings.max_retries,
@@ -61,11 +68,16 @@ async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
     )
     intake.start()
     processor.start()
+    collector = GarbageCollector(sessions, store, settings.gc_interval_seconds)
+    collector.start()
     logger.info("node started: data in %s", settings.data_dir.resolve())
     try:
-        yield Node(settings, engine, sessions, store, events, intake, processor, balances)
+        yield Node(
+            settings, engine, sessions, store, events, intake, processor, balances, collector
+        )
     finally:
         await intake.stop()
         await processor.stop()
+        await collector.stop()
         await engine.dispose()
         logger.info("node stopped")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alephnet.ccn.db.models import MessageRow
+from alephnet.ccn.db.models import ForgottenMessageRow, MessageRow
 
 
 def message_to_dict(row: MessageRow) -> dict[str, Any]:
@@ -24,3 +24,14 @@ def message_to_dict(row: MessageRow) -> dict[str, Any]:
         "confirmed": bool(row.confirmations),
         "confirmations": row.confirmations or [],
     }
+
+
+SNAPSHOT_FIELDS = (
+    "sender", "chain", "signature", "type", "item_type", "item_hash", "time", "channel",
+    "owner", "payment_type", "size", "forgotten_at",
+)  # fmt: skip
+
+
+def snapshot_to_dict(row: ForgottenMessageRow) -> dict[str, Any]:
+    """What is left of a forgotten message: its envelope and owner, never its content."""
+    return {field: getattr(row, field) for field in SNAPSHOT_FIELDS}

@@ -14,6 +14,7 @@ from pydantic_settings import (
 )
 
 MIB = 1 << 20
+HOUR = 3600.0
 
 
 class CcnSettings(BaseSettings):
@@ -40,7 +41,13 @@ class CcnSettings(BaseSettings):
         default=0.002, description="how long the intake waits to group concurrent commits"
     )
     grace_period_hours: float = 24.0
+    gc_interval_hours: float = Field(
+        default=1.0, gt=0, description="how often unpinned files are deleted"
+    )
     queue_topic: str = "ALEPH-TEST"
+    max_message_websockets: int = Field(
+        default=10_000, ge=0, description="open /api/ws0/messages connections at most"
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -51,6 +58,14 @@ class CcnSettings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def grace_period_seconds(self) -> float:
+        return self.grace_period_hours * HOUR
+
+    @property
+    def gc_interval_seconds(self) -> float:
+        return self.gc_interval_hours * HOUR
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> CcnSettings:

@@ -35,6 +35,8 @@ def parse_message(raw: Any) -> PendingMessage:
     if not isinstance(raw, dict):
         raise InvalidFormat(f"a message is a JSON object, not {type(raw).__name__}")
     _require_known_type(raw)
+    if _holds_nul(raw):
+        raise InvalidFormat("the message contains a NUL character (\\u0000), which is refused")
     fields = {key: value for key, value in raw.items() if key != "content"}
     fields["item_type"] = _resolve_item_type(fields)
     try:
@@ -88,6 +90,17 @@ def strip_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_nulls(item) for item in value]
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """NUL cannot be stored in PostgreSQL text and has no business in an envelope."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _require_known_type(raw: dict[str, Any]) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from alephnet.ccn.node import Node
 
 
-def get_node(request: Request) -> Node:
-    node: Node = request.state.node
+def get_node(connection: HTTPConnection) -> Node:
+    """Any connection: an HTTP request or a WebSocket."""
+    node: Node = connection.state.node
     return node
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from alephnet.ccn.db.accessors.pending import pending_for
 from alephnet.ccn.db.accessors.status import get_status
 from alephnet.ccn.node import Node
 from alephnet.ccn.pipeline.intake import Accepted
-from alephnet.ccn.serialization import message_to_dict
+from alephnet.ccn.serialization import message_to_dict, snapshot_to_dict
 from alephnet.protocol.enums import MessageStatus
 from alephnet.protocol.item_hash import item_type_from_hash
 from alephnet.protocol.parsing import parse_message
@@ -43,25 +44,32 @@ def iso_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
+async def submit_message(node: Node, raw_message: dict[str, Any], sync: bool = False) -> Accepted:
+    """Validate a submitted message (a malformed one is a 422) and queue it; with `sync`, wait
+    for its processing. Every route that accepts messages from clients goes through here."""
+    message = parse_message(raw_message)
+    waiter = node.events.expect(message.item_hash) if sync else None
+    try:
+        accepted = await node.intake.submit(message, origin="http")
+        return replace(accepted, status=await _settled_status(node, accepted, waiter))
+    finally:
+        if waiter is not None:
+            node.events.forget_waiter(message.item_hash, waiter)
+
+
 @router.post("/api/v0/messages")
 async def publish_message(request: PublishRequest, node: NodeDep) -> JSONResponse:
     """Submit a signed message. 202 once it is queued (on disk); with `sync`, wait for its
     processing: 200 processed, 422 rejected, 202 if still pending after the sync timeout."""
-    message = parse_message(request.message)
-    waiter = node.events.expect(message.item_hash) if request.sync else None
-    try:
-        accepted = await node.intake.submit(message, origin="http")
-        status = await _settled_status(node, accepted, waiter)
-    finally:
-        if waiter is not None:
-            node.events.forget_waiter(message.item_hash, waiter)
+    accepted = await submit_message(node, request.message, request.sync)
+    status = accepted.status
     body: dict[str, Any] = {
         "publication_status": {"status": "success", "failed": []},
         "message_status": status.value,
     }
     if status == MessageStatus.REJECTED:
         async with node.sessions() as session:
-            rejected = await get_rejected(session, message.item_hash)
+            rejected = await get_rejected(session, accepted.item_hash)
         if rejected is not None:
             body |= {"error_code": rejected.error_code, "details": rejected.details}
     return JSONResponse(body, status_code=STATUS_HTTP_CODES[status])
@@ -121,14 +129,7 @@ async def _status_details(
         forgotten = await get_forgotten(session, item_hash)
         if forgotten is None:
             return {}
-        skeleton = {
-            column: getattr(forgotten, column)
-            for column in (
-                "sender", "chain", "signature", "type", "item_type", "item_hash", "time",
-                "channel", "owner", "payment_type", "size", "forgotten_at",
-            )
-        }  # fmt: skip
-        return {"message": skeleton, "forgotten_by": forgotten.forgotten_by}
+        return {"message": snapshot_to_dict(forgotten), "forgotten_by": forgotten.forgotten_by}
     if status == MessageStatus.PENDING:
         return await _pending_details(session, item_hash)
     return {}

@@ -33,7 +33,7 @@ class MessageRow(Base):
     item_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     chain: Mapped[str] = mapped_column(String(16))
-    sender: Mapped[str] = mapped_column(String(256))
+    sender: Mapped[str] = mapped_column(Text)
     signature: Mapped[str | None] = mapped_column(Text)
     item_type: Mapped[str] = mapped_column(String(16))
     item_content: Mapped[str | None] = mapped_column(Text)
@@ -41,10 +41,10 @@ class MessageRow(Base):
     time: Mapped[float] = mapped_column(Float)
     channel: Mapped[str | None] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(BigInteger)
-    owner: Mapped[str] = mapped_column(String(256))
-    content_type: Mapped[str | None] = mapped_column(String(256))
-    content_ref: Mapped[str | None] = mapped_column(String(256))
-    content_key: Mapped[str | None] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    content_ref: Mapped[str | None] = mapped_column(Text)
+    content_key: Mapped[str | None] = mapped_column(Text)
     content_item_hash: Mapped[str | None] = mapped_column(HASH)
     payment_type: Mapped[str | None] = mapped_column(String(16))
     tags: Mapped[list[Any] | None] = mapped_column(JsonColumn)
@@ -81,7 +81,7 @@ class PendingMessageRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_hash: Mapped[str] = mapped_column(HASH, index=True)
-    sender: Mapped[str] = mapped_column(String(256))
+    sender: Mapped[str] = mapped_column(Text)
     signature: Mapped[str | None] = mapped_column(Text)
     message: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
     origin: Mapped[str] = mapped_column(String(16))
@@ -113,12 +113,12 @@ class ForgottenMessageRow(Base):
     item_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     chain: Mapped[str] = mapped_column(String(16))
-    sender: Mapped[str] = mapped_column(String(256))
+    sender: Mapped[str] = mapped_column(Text)
     signature: Mapped[str | None] = mapped_column(Text)
     item_type: Mapped[str] = mapped_column(String(16))
     time: Mapped[float] = mapped_column(Float)
     channel: Mapped[str | None] = mapped_column(String(128))
-    owner: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(Text)
     payment_type: Mapped[str | None] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
     forgotten_by: Mapped[list[Any]] = mapped_column(JsonColumn)
@@ -131,10 +131,10 @@ class PostRow(Base):
     __tablename__ = "posts"
 
     item_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
-    type: Mapped[str] = mapped_column(String(256), index=True)
-    ref: Mapped[str | None] = mapped_column(String(256), index=True)
-    amends: Mapped[str | None] = mapped_column(HASH, index=True)
+    owner: Mapped[str] = mapped_column(Text, index=True)
+    type: Mapped[str] = mapped_column(Text, index=True)
+    ref: Mapped[str | None] = mapped_column(Text, index=True)
+    amends: Mapped[str | None] = mapped_column(Text, index=True)
     channel: Mapped[str | None] = mapped_column(String(128))
     content: Mapped[Any] = mapped_column(JsonColumn)
     time: Mapped[float] = mapped_column(Float)
@@ -148,8 +148,8 @@ class AggregateElementRow(Base):
     __tablename__ = "aggregate_elements"
 
     item_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256))
-    key: Mapped[str] = mapped_column(String(256))
+    owner: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
     content: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
     time: Mapped[float] = mapped_column(Float)
 
@@ -161,10 +161,10 @@ class AggregateRow(Base):
 
     __tablename__ = "aggregates"
 
-    owner: Mapped[str] = mapped_column(String(256), primary_key=True)
-    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    owner: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
     content: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
-    created: Mapped[float] = mapped_column(Float)
+    created: Mapped[float] = mapped_column(Float, index=True)
     last_updated: Mapped[float] = mapped_column(Float, index=True)
     first_revision_hash: Mapped[str] = mapped_column(HASH)
     last_revision_hash: Mapped[str] = mapped_column(HASH)
@@ -189,9 +189,11 @@ class FilePinRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     file_hash: Mapped[str] = mapped_column(HASH, index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    owner: Mapped[str | None] = mapped_column(String(256), index=True)
+    owner: Mapped[str | None] = mapped_column(Text, index=True)
     item_hash: Mapped[str | None] = mapped_column(HASH, index=True)
-    ref: Mapped[str | None] = mapped_column(String(256))
+    ref: Mapped[str | None] = mapped_column(Text)
+    tag: Mapped[str | None] = mapped_column(Text, index=True)
+    """The file tag a STORE pin updates (see `handlers/store.py`); None for other kinds."""
     created: Mapped[float] = mapped_column(Float)
     delete_by: Mapped[float | None] = mapped_column(Float, index=True)
 
@@ -201,8 +203,8 @@ class FileTagRow(Base):
 
     __tablename__ = "file_tags"
 
-    tag: Mapped[str] = mapped_column(String(512), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256))
+    tag: Mapped[str] = mapped_column(Text, primary_key=True)
+    owner: Mapped[str] = mapped_column(Text)
     file_hash: Mapped[str] = mapped_column(HASH)
     item_hash: Mapped[str] = mapped_column(HASH)
     last_updated: Mapped[float] = mapped_column(Float)
@@ -214,7 +216,7 @@ class VmRow(Base):
     __tablename__ = "vms"
 
     item_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
-    owner: Mapped[str] = mapped_column(String(256), index=True)
+    owner: Mapped[str] = mapped_column(Text, index=True)
     type: Mapped[str] = mapped_column(String(16))
     allow_amend: Mapped[bool] = mapped_column(Boolean)
     replaces: Mapped[str | None] = mapped_column(HASH, index=True)
@@ -228,6 +230,6 @@ class BalanceRow(Base):
 
     __tablename__ = "balances"
 
-    address: Mapped[str] = mapped_column(String(256), primary_key=True)
+    address: Mapped[str] = mapped_column(Text, primary_key=True)
     chain: Mapped[str] = mapped_column(String(16), primary_key=True)
     balance: Mapped[float] = mapped_column(Float)

@@ -30,8 +30,10 @@ class ProcessingResult:
     error_code: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscription:
+    """Compared (and hashed) by identity: the subscriber set holds each one apart."""
+
     queue: asyncio.Queue[ProcessingResult] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
     )

@@ -12,13 +12,16 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.pending import existing_identities
 from alephnet.ccn.db.accessors.status import get_statuses
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow
+from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.protocol.enums import MessageStatus
 from alephnet.protocol.message import PendingMessage
 
@@ -43,8 +46,11 @@ class Accepted:
 
 
 class MessageIntake:
-    def __init__(self, sessions: SessionFactory, commit_interval: float = 0.002) -> None:
+    def __init__(
+        self, sessions: SessionFactory, gate: WriteGate, commit_interval: float = 0.002
+    ) -> None:
         self._sessions = sessions
+        self._gate = gate
         self._commit_interval = commit_interval
         self._queue: asyncio.Queue[tuple[Submission, asyncio.Future[Accepted]]] = asyncio.Queue()
         self._queued = asyncio.Event()
@@ -54,6 +60,10 @@ class MessageIntake:
     def queued(self) -> asyncio.Event:
         """Set whenever a commit added messages to the pending queue (wakes the processor)."""
         return self._queued
+
+    def has_waiting(self) -> bool:
+        """Whether submissions are queued for the next commit."""
+        return not self._queue.empty()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="intake-writer")
@@ -87,14 +97,19 @@ class MessageIntake:
                     self._queue.task_done()
 
     async def _commit_group(self, group: list[tuple[Submission, asyncio.Future[Accepted]]]) -> None:
+        """Commit the group; if that fails, commit its messages one by one, so a message the
+        database refuses fails alone and its neighbours are still acknowledged."""
         try:
-            async with self._sessions() as session, session.begin():
-                results = await _enqueue(session, [submission for submission, _ in group])
+            results = await self._commit([submission for submission, _ in group])
         except Exception as error:
-            logger.exception("intake commit of %d messages failed", len(group))
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(error)
+            if len(group) > 1:
+                logger.warning("intake commit of %d messages failed; one by one now", len(group))
+                for member in group:
+                    await self._commit_group([member])
+                return
+            logger.exception("intake commit of %s failed", group[0][0].message.item_hash)
+            if not group[0][1].done():
+                group[0][1].set_exception(error)
             return
         if any(result.queued for result in results):
             self._queued.set()
@@ -102,54 +117,81 @@ class MessageIntake:
             if not future.done():
                 future.set_result(result)
 
+    async def _commit(self, submissions: list[Submission]) -> list[Accepted]:
+        async with self._gate.writing(), self._sessions() as session, session.begin():
+            return await _enqueue(session, submissions)
+
 
 async def _enqueue(session: AsyncSession, submissions: list[Submission]) -> list[Accepted]:
     """Add each submission to the queue unless its hash is already settled.
 
     A hash already processed (or pending with the same signature) is not an error: the same
     message sent twice is answered with its current status. A rejected hash may be sent again.
+    Rows are written with Core executemany statements: one round trip for the whole group,
+    where the ORM would insert pending rows one by one to learn their ids.
     """
     hashes = [submission.message.item_hash for submission in submissions]
     statuses = await get_statuses(session, hashes)
     identities = await existing_identities(session, hashes)
     now = time.time()
+    pending_rows: list[dict[str, Any]] = []
+    new_statuses: dict[str, dict[str, Any]] = {}
+    revived: set[str] = set()
     results = []
     for submission in submissions:
         message = submission.message
         status = statuses.get(message.item_hash)
-        if status is not None and status != MessageStatus.REJECTED:
-            identity = (message.sender, message.item_hash, message.signature)
-            if status != MessageStatus.PENDING or identity in identities:
-                results.append(Accepted(message.item_hash, MessageStatus(status), queued=False))
-                continue
-        identities.add((message.sender, message.item_hash, message.signature))
-        session.add(_pending_row(submission, now))
+        identity = (message.sender, message.item_hash, message.signature)
+        if status not in (None, MessageStatus.REJECTED) and (
+            status != MessageStatus.PENDING or identity in identities
+        ):
+            results.append(Accepted(message.item_hash, MessageStatus(status), queued=False))
+            continue
+        identities.add(identity)
+        pending_rows.append(_pending_row(submission, now))
         if status is None:
-            session.add(
-                MessageStatusRow(
-                    item_hash=message.item_hash, status=MessageStatus.PENDING, reception_time=now
-                )
-            )
-            statuses[message.item_hash] = MessageStatus.PENDING
+            new_statuses[message.item_hash] = {
+                "item_hash": message.item_hash,
+                "status": MessageStatus.PENDING.value,
+                "reception_time": now,
+            }
         elif status == MessageStatus.REJECTED:
-            row = await session.get(MessageStatusRow, message.item_hash)
-            assert row is not None
-            row.status = MessageStatus.PENDING
-            statuses[message.item_hash] = MessageStatus.PENDING
+            revived.add(message.item_hash)
+        statuses[message.item_hash] = MessageStatus.PENDING
         results.append(Accepted(message.item_hash, MessageStatus.PENDING, queued=True))
+    await _write_rows(session, pending_rows, list(new_statuses.values()), revived)
     return results
 
 
-def _pending_row(submission: Submission, now: float) -> PendingMessageRow:
+async def _write_rows(
+    session: AsyncSession,
+    pending_rows: list[dict[str, Any]],
+    new_statuses: list[dict[str, Any]],
+    revived: set[str],
+) -> None:
+    if pending_rows:
+        await session.execute(insert(PendingMessageRow), pending_rows)
+    if new_statuses:
+        await session.execute(insert(MessageStatusRow), new_statuses)
+    if revived:
+        await session.execute(
+            update(MessageStatusRow)
+            .where(MessageStatusRow.item_hash.in_(revived))
+            .values(status=MessageStatus.PENDING.value)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _pending_row(submission: Submission, now: float) -> dict[str, Any]:
     """Historical messages (synced from peers) are tried in their own time order."""
     message = submission.message
-    return PendingMessageRow(
-        item_hash=message.item_hash,
-        sender=message.sender,
-        signature=message.signature,
-        message=message.wire_dict(),
-        origin=submission.origin,
-        reception_time=now,
-        next_attempt=min(message.time, now),
-        retries=0,
-    )
+    return {
+        "item_hash": message.item_hash,
+        "sender": message.sender,
+        "signature": message.signature,
+        "message": message.wire_dict(),
+        "origin": submission.origin,
+        "reception_time": now,
+        "next_attempt": min(message.time, now),
+        "retries": 0,
+    }

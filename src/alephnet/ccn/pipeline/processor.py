@@ -10,18 +10,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.messages import clear_rejection, record_rejection
-from alephnet.ccn.db.accessors.pending import next_attempt_time, ready_pending
-from alephnet.ccn.db.accessors.status import get_status, set_status
+from alephnet.ccn.db.accessors.pending import (
+    delete_pending_for,
+    delete_pending_ids,
+    next_attempt_time,
+    postpone,
+    ready_pending,
+)
+from alephnet.ccn.db.accessors.status import get_status, load_status_rows, set_status
 from alephnet.ccn.db.engine import SessionFactory
-from alephnet.ccn.db.models import FilePinRow, MessageRow, PendingMessageRow
+from alephnet.ccn.db.models import FilePinRow, MessageRow, MessageStatusRow, PendingMessageRow
+from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import HandlerMap
 from alephnet.ccn.payments.balances import BalanceService
 from alephnet.ccn.pipeline.backoff import retry_delay
@@ -34,7 +41,6 @@ from alephnet.protocol.enums import ItemType, MessageStatus, MessageType
 from alephnet.protocol.errors import (
     ForgottenDuplicate,
     InternalError,
-    InvalidMessage,
     MessageError,
     RetryMessage,
 )
@@ -43,6 +49,7 @@ from alephnet.protocol.parsing import parse_content, parse_message
 logger = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0
+MIN_FETCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,9 @@ class PendingSnapshot:
 @dataclass(frozen=True, slots=True)
 class ProcessorSettings:
     batch_size: int = 500
+    batch_seconds: float = 0.02
+    """Past this long, a batch stops taking messages if the intake is waiting to commit: it
+    waits for the write gate meanwhile, so this bounds how long an acknowledgement is held."""
     max_retries: int = 10
     retry_cap_seconds: float = 300.0
 
@@ -77,9 +87,13 @@ class MessageProcessor:
         content: ContentSource,
         balances: BalanceService,
         wake: asyncio.Event,
+        gate: WriteGate,
+        writers_waiting: Callable[[], bool],
         settings: ProcessorSettings,
     ) -> None:
         self._sessions = sessions
+        self._gate = gate
+        self._writers_waiting = writers_waiting
         self._handlers = handlers
         self._events = events
         self._content = content
@@ -87,6 +101,7 @@ class MessageProcessor:
         self._wake = wake
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._fetch_size = MIN_FETCH
         self.processed_total = 0
         self.rejected_total = 0
 
@@ -122,39 +137,115 @@ class MessageProcessor:
             await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, IDLE_WAIT))
 
     async def process_ready_batch(self) -> int:
-        """Process every message due now, up to one batch; returns how many were handled."""
-        async with self._sessions() as session, session.begin():
-            rows = await ready_pending(session, time.time(), self._settings.batch_size)
-            snapshots = [PendingSnapshot.of(row) for row in rows]
-            results = [await self._process_one(session, snapshot) for snapshot in snapshots]
-        for result in results:
-            if result is not None:
-                self._events.publish(result)
-        return len(snapshots)
+        """Process every message due now, up to one batch; returns how many were handled.
 
-    async def _process_one(
-        self, session: AsyncSession, pending: PendingSnapshot
-    ) -> ProcessingResult | None:
+        The batch is one transaction. Its fast path takes no savepoints: each message's checks
+        only read, so a message failing them leaves nothing to undo, and its writes come after.
+        Should a write fail anyway (a handler bug, a constraint), the batch is rolled back and
+        replayed with a savepoint per message, so one bad message never blocks the others.
+        """
+        async with self._sessions() as session:
+            async with session.begin():
+                rows = await ready_pending(session, time.time(), self._fetch_size)
+                snapshots = [PendingSnapshot.of(row) for row in rows]
+            if not snapshots:
+                return 0
+            async with self._gate.writing():
+                try:
+                    async with session.begin():
+                        outcome = await self._run_batch(session, snapshots, careful=False)
+                except _WriteFailed:
+                    logger.warning("a write failed in a batch; replaying it message by message")
+                    session.expunge_all()
+                    async with session.begin():
+                        outcome = await self._run_batch(session, snapshots, careful=True)
+        self._publish(outcome)
+        self._adapt_fetch_size(outcome.handled, len(snapshots))
+        return outcome.handled
+
+    def _adapt_fetch_size(self, handled: int, fetched: int) -> None:
+        """Fetch about what the time budget lets a batch handle: rows loaded and left
+        unhandled are wasted work, and so is a batch cut short by an empty fetch."""
+        target = handled * 2 if handled < fetched else fetched * 2
+        self._fetch_size = max(MIN_FETCH, min(self._settings.batch_size, target))
+
+    def _publish(self, outcome: BatchOutcome) -> None:
+        for result in outcome.results:
+            if result.status == MessageStatus.PROCESSED:
+                self.processed_total += 1
+            elif result.status == MessageStatus.REJECTED:
+                self.rejected_total += 1
+            self._events.publish(result)
+
+    async def _run_batch(
+        self, session: AsyncSession, snapshots: list[PendingSnapshot], careful: bool
+    ) -> BatchOutcome:
+        outcome = BatchOutcome()
+        outcome.status_rows = await load_status_rows(
+            session, [pending.item_hash for pending in snapshots]
+        )
+        deadline = time.monotonic() + self._settings.batch_seconds
+        for pending in snapshots:
+            await self._run_one(session, pending, outcome, careful)
+            outcome.handled += 1
+            if time.monotonic() > deadline and self._writers_waiting():
+                break
         try:
-            async with session.begin_nested():
-                result = await self._accept(session, pending)
-                await _drop_pending(session, pending.item_hash)
-        except InvalidMessage as error:
-            return await self._reject(session, pending, error)
-        except RetryMessage as error:
-            return await self._retry(session, pending, error)
+            await delete_pending_for(session, outcome.settled_hashes)
+            await delete_pending_ids(session, outcome.dropped_ids)
+            await session.flush()
         except Exception as error:
-            logger.exception("unexpected error processing %s", pending.item_hash)
-            return await self._retry(session, pending, InternalError(repr(error)))
-        if result is not None:
-            self.processed_total += 1
-        return result
+            if careful:
+                raise
+            raise _WriteFailed from error
+        return outcome
 
-    async def _accept(
+    async def _run_one(
+        self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome, careful: bool
+    ) -> None:
+        if careful:
+            try:
+                async with session.begin_nested():
+                    await self._check_and_apply(session, pending, outcome)
+            except Exception as error:
+                await self._fail(session, pending, outcome, _as_message_error(error, pending))
+            return
+        try:
+            incoming = await self._check(session, pending)
+        except _WriteFailed:
+            raise
+        except Exception as error:
+            await self._fail(session, pending, outcome, _as_message_error(error, pending))
+            return
+        if incoming is None:
+            outcome.dropped_ids.append(pending.id)
+            return
+        try:
+            outcome.add(await self._apply(session, incoming))
+        except Exception as error:
+            raise _WriteFailed from error
+
+    async def _check_and_apply(
+        self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome
+    ) -> None:
+        incoming = await self._check(session, pending)
+        if incoming is None:
+            outcome.dropped_ids.append(pending.id)
+        else:
+            outcome.add(await self._apply(session, incoming))
+            await session.flush()
+
+    async def _check(
         self, session: AsyncSession, pending: PendingSnapshot
-    ) -> ProcessingResult | None:
+    ) -> IncomingMessage[Any] | None:
+        """Everything that decides whether the message is accepted; reads only.
+
+        None means there is nothing to do: the hash is already processed (a copy)."""
         message = parse_message(pending.message)
-        status = await get_status(session, message.item_hash)
+        try:
+            status = await get_status(session, message.item_hash)
+        except Exception as error:
+            raise _WriteFailed from error
         if status is not None and status.status in (
             MessageStatus.PROCESSED,
             MessageStatus.REMOVING,
@@ -176,60 +267,83 @@ class MessageProcessor:
         await handler.check_dependencies(session, incoming)
         await handler.check_permissions(session, incoming)
         await self._balances.check(session, incoming)
+        return incoming
+
+    async def _apply(
+        self, session: AsyncSession, incoming: IncomingMessage[Any]
+    ) -> ProcessingResult:
+        message = incoming.message
+        handler = self._handlers[MessageType(message.type)]
         row = _message_row(incoming, handler.denormalised_columns(incoming))
         session.add(row)
         if message.item_type != ItemType.INLINE:
             session.add(_content_pin(incoming))
         await handler.process(session, incoming)
+        status = await get_status(session, message.item_hash)
+        if status is not None and status.status == MessageStatus.REJECTED:
+            await clear_rejection(session, message.item_hash)
         await set_status(session, message.item_hash, MessageStatus.PROCESSED, time.time())
-        await clear_rejection(session, message.item_hash)
         return ProcessingResult(
             message.item_hash, MessageStatus.PROCESSED, message=message_to_dict(row)
         )
 
-    async def _reject(
-        self, session: AsyncSession, pending: PendingSnapshot, error: MessageError
-    ) -> ProcessingResult:
+    async def _fail(
+        self,
+        session: AsyncSession,
+        pending: PendingSnapshot,
+        outcome: BatchOutcome,
+        error: MessageError,
+    ) -> None:
+        retries = pending.retries + 1
+        if isinstance(error, RetryMessage) and retries < self._settings.max_retries:
+            delay = retry_delay(retries, self._settings.retry_cap_seconds)
+            logger.debug("retry %s in %.1f s: %s", pending.item_hash, delay, error)
+            await postpone(session, pending.id, retries, time.time() + delay)
+            return
         logger.info("rejected %s: %s", pending.item_hash, error)
-        async with session.begin_nested():
-            await record_rejection(
-                session,
-                pending.item_hash,
-                pending.message,
-                int(error.error_code),
-                error.details,
-                error.message,
+        await record_rejection(
+            session,
+            pending.item_hash,
+            pending.message,
+            int(error.error_code),
+            error.details,
+            error.message,
+        )
+        status = await get_status(session, pending.item_hash)
+        if status is None or status.status in (MessageStatus.PENDING, MessageStatus.REJECTED):
+            await set_status(session, pending.item_hash, MessageStatus.REJECTED, time.time())
+        outcome.dropped_ids.append(pending.id)
+        outcome.results.append(
+            ProcessingResult(
+                pending.item_hash, MessageStatus.REJECTED, error_code=int(error.error_code)
             )
-            status = await get_status(session, pending.item_hash)
-            if status is None or status.status in (MessageStatus.PENDING, MessageStatus.REJECTED):
-                await set_status(session, pending.item_hash, MessageStatus.REJECTED, time.time())
-            await session.execute(
-                delete(PendingMessageRow).where(PendingMessageRow.id == pending.id)
-            )
-        self.rejected_total += 1
-        return ProcessingResult(
-            pending.item_hash, MessageStatus.REJECTED, error_code=int(error.error_code)
         )
 
-    async def _retry(
-        self, session: AsyncSession, pending: PendingSnapshot, error: MessageError
-    ) -> ProcessingResult | None:
-        retries = pending.retries + 1
-        if retries >= self._settings.max_retries:
-            return await self._reject(session, pending, error)
-        delay = retry_delay(retries, self._settings.retry_cap_seconds)
-        logger.debug("retry %s in %.1f s: %s", pending.item_hash, delay, error)
-        async with session.begin_nested():
-            await session.execute(
-                update(PendingMessageRow)
-                .where(PendingMessageRow.id == pending.id)
-                .values(retries=retries, next_attempt=time.time() + delay)
-            )
-        return None
+
+class _WriteFailed(Exception):
+    """A write of the fast path failed: the batch must be replayed with savepoints."""
 
 
-async def _drop_pending(session: AsyncSession, item_hash: str) -> None:
-    await session.execute(delete(PendingMessageRow).where(PendingMessageRow.item_hash == item_hash))
+@dataclass
+class BatchOutcome:
+    results: list[ProcessingResult] = field(default_factory=list)
+    settled_hashes: list[str] = field(default_factory=list)
+    dropped_ids: list[int] = field(default_factory=list)
+    handled: int = 0
+    status_rows: dict[str, MessageStatusRow] = field(default_factory=dict)
+    """Held for the batch: the session's identity map keeps rows only while referenced, and
+    each status lookup answered from it saves a database round trip."""
+
+    def add(self, result: ProcessingResult) -> None:
+        self.results.append(result)
+        self.settled_hashes.append(result.item_hash)
+
+
+def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageError:
+    if isinstance(error, MessageError):
+        return error
+    logger.exception("unexpected error processing %s", pending.item_hash, exc_info=error)
+    return InternalError(repr(error))
 
 
 def _message_row(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> MessageRow:

@@ -233,6 +233,14 @@ class FileStore:
         except FileNotFoundError:
             return None
 
+    def sha256_of(self, item_hash: str) -> str | None:
+        """The sha256 of the bytes a hash names (itself for a sha256), None when not stored.
+
+        The database keeps a file by the name its STORE message used, CID or sha256; the bytes
+        on disk are shared by every name, so deleting them must wait for the last of those."""
+        path = self.path_of(item_hash)
+        return None if path is None else path.name
+
     def _data_path_of(self, item_hash: str) -> Path | None:
         """Where the bytes would be; None when a CID has no alias, so no sha256 is known."""
         key = _HashKey.parse(item_hash)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.models import PendingMessageRow
@@ -41,8 +41,34 @@ async def existing_identities(
     return {(sender, item_hash, signature) for sender, item_hash, signature in result}
 
 
-async def delete_pending_for(session: AsyncSession, item_hash: str) -> None:
-    await session.execute(delete(PendingMessageRow).where(PendingMessageRow.item_hash == item_hash))
+async def delete_pending_for(session: AsyncSession, item_hashes: list[str]) -> None:
+    """Every queued copy of these hashes (one may have arrived twice with other signatures)."""
+    if item_hashes:
+        await session.execute(
+            delete(PendingMessageRow)
+            .where(PendingMessageRow.item_hash.in_(item_hashes))
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def delete_pending_ids(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.execute(
+            delete(PendingMessageRow)
+            .where(PendingMessageRow.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def postpone(
+    session: AsyncSession, pending_id: int, retries: int, next_attempt: float
+) -> None:
+    await session.execute(
+        update(PendingMessageRow)
+        .where(PendingMessageRow.id == pending_id)
+        .values(retries=retries, next_attempt=next_attempt)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def count_pending(session: AsyncSession) -> int:

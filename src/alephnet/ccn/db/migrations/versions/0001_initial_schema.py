@@ -20,8 +20,8 @@ def upgrade() -> None:
     op.create_table(
         "aggregate_elements",
         sa.Column("item_hash", sa.String(length=128), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=False),
-        sa.Column("key", sa.String(length=256), nullable=False),
+        sa.Column("owner", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
         sa.Column(
             "content",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -37,8 +37,8 @@ def upgrade() -> None:
 
     op.create_table(
         "aggregates",
-        sa.Column("owner", sa.String(length=256), nullable=False),
-        sa.Column("key", sa.String(length=256), nullable=False),
+        sa.Column("owner", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
         sa.Column(
             "content",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -51,13 +51,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("owner", "key"),
     )
     with op.batch_alter_table("aggregates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aggregates_created"), ["created"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_aggregates_last_updated"), ["last_updated"], unique=False
         )
 
     op.create_table(
         "balances",
-        sa.Column("address", sa.String(length=256), nullable=False),
+        sa.Column("address", sa.Text(), nullable=False),
         sa.Column("chain", sa.String(length=16), nullable=False),
         sa.Column("balance", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("address", "chain"),
@@ -67,9 +68,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("file_hash", sa.String(length=128), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
         sa.Column("item_hash", sa.String(length=128), nullable=True),
-        sa.Column("ref", sa.String(length=256), nullable=True),
+        sa.Column("ref", sa.Text(), nullable=True),
+        sa.Column("tag", sa.Text(), nullable=True),
         sa.Column("created", sa.Float(), nullable=False),
         sa.Column("delete_by", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -79,11 +81,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_file_pins_file_hash"), ["file_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_file_pins_item_hash"), ["item_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_file_pins_owner"), ["owner"], unique=False)
+        batch_op.create_index(batch_op.f("ix_file_pins_tag"), ["tag"], unique=False)
 
     op.create_table(
         "file_tags",
-        sa.Column("tag", sa.String(length=512), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=False),
+        sa.Column("tag", sa.Text(), nullable=False),
+        sa.Column("owner", sa.Text(), nullable=False),
         sa.Column("file_hash", sa.String(length=128), nullable=False),
         sa.Column("item_hash", sa.String(length=128), nullable=False),
         sa.Column("last_updated", sa.Float(), nullable=False),
@@ -105,12 +108,12 @@ def upgrade() -> None:
         sa.Column("item_hash", sa.String(length=128), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("chain", sa.String(length=16), nullable=False),
-        sa.Column("sender", sa.String(length=256), nullable=False),
+        sa.Column("sender", sa.Text(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=True),
         sa.Column("item_type", sa.String(length=16), nullable=False),
         sa.Column("time", sa.Float(), nullable=False),
         sa.Column("channel", sa.String(length=128), nullable=True),
-        sa.Column("owner", sa.String(length=256), nullable=False),
+        sa.Column("owner", sa.Text(), nullable=False),
         sa.Column("payment_type", sa.String(length=16), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column(
@@ -139,7 +142,7 @@ def upgrade() -> None:
         sa.Column("item_hash", sa.String(length=128), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("chain", sa.String(length=16), nullable=False),
-        sa.Column("sender", sa.String(length=256), nullable=False),
+        sa.Column("sender", sa.Text(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=True),
         sa.Column("item_type", sa.String(length=16), nullable=False),
         sa.Column("item_content", sa.Text(), nullable=True),
@@ -151,10 +154,10 @@ def upgrade() -> None:
         sa.Column("time", sa.Float(), nullable=False),
         sa.Column("channel", sa.String(length=128), nullable=True),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=False),
-        sa.Column("content_type", sa.String(length=256), nullable=True),
-        sa.Column("content_ref", sa.String(length=256), nullable=True),
-        sa.Column("content_key", sa.String(length=256), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=False),
+        sa.Column("content_type", sa.Text(), nullable=True),
+        sa.Column("content_ref", sa.Text(), nullable=True),
+        sa.Column("content_key", sa.Text(), nullable=True),
         sa.Column("content_item_hash", sa.String(length=128), nullable=True),
         sa.Column("payment_type", sa.String(length=16), nullable=True),
         sa.Column(
@@ -189,7 +192,7 @@ def upgrade() -> None:
         "pending_messages",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("item_hash", sa.String(length=128), nullable=False),
-        sa.Column("sender", sa.String(length=256), nullable=False),
+        sa.Column("sender", sa.Text(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=True),
         sa.Column(
             "message",
@@ -214,10 +217,10 @@ def upgrade() -> None:
     op.create_table(
         "posts",
         sa.Column("item_hash", sa.String(length=128), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=False),
-        sa.Column("type", sa.String(length=256), nullable=False),
-        sa.Column("ref", sa.String(length=256), nullable=True),
-        sa.Column("amends", sa.String(length=128), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=False),
+        sa.Column("type", sa.Text(), nullable=False),
+        sa.Column("ref", sa.Text(), nullable=True),
+        sa.Column("amends", sa.Text(), nullable=True),
         sa.Column("channel", sa.String(length=128), nullable=True),
         sa.Column(
             "content",
@@ -256,7 +259,7 @@ def upgrade() -> None:
     op.create_table(
         "vms",
         sa.Column("item_hash", sa.String(length=128), nullable=False),
-        sa.Column("owner", sa.String(length=256), nullable=False),
+        sa.Column("owner", sa.Text(), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
         sa.Column("allow_amend", sa.Boolean(), nullable=False),
         sa.Column("replaces", sa.String(length=128), nullable=True),
@@ -319,6 +322,7 @@ def downgrade() -> None:
     op.drop_table("files")
     op.drop_table("file_tags")
     with op.batch_alter_table("file_pins", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_file_pins_tag"))
         batch_op.drop_index(batch_op.f("ix_file_pins_owner"))
         batch_op.drop_index(batch_op.f("ix_file_pins_item_hash"))
         batch_op.drop_index(batch_op.f("ix_file_pins_file_hash"))
@@ -328,6 +332,7 @@ def downgrade() -> None:
     op.drop_table("balances")
     with op.batch_alter_table("aggregates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_aggregates_last_updated"))
+        batch_op.drop_index(batch_op.f("ix_aggregates_created"))
 
     op.drop_table("aggregates")
     with op.batch_alter_table("aggregate_elements", schema=None) as batch_op:

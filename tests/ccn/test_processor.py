@@ -1,0 +1,117 @@
+"""The processor's batch semantics: one bad message never blocks or undoes the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alephnet.ccn.db.accessors.status import get_status
+from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
+from alephnet.ccn.db.migrate import upgrade_to_head
+from alephnet.ccn.db.write_gate import WriteGate
+from alephnet.ccn.handlers.post import PostHandler
+from alephnet.ccn.payments.balances import Unmetered
+from alephnet.ccn.pipeline.content import LocalContent
+from alephnet.ccn.pipeline.events import MessageEvents
+from alephnet.ccn.pipeline.incoming import IncomingMessage
+from alephnet.ccn.pipeline.intake import MessageIntake
+from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
+from alephnet.ccn.storage import FileStore
+from alephnet.protocol import EvmSigner, MessageType, parse_message
+from alephnet.protocol.content import PostContent
+from tests.ccn.conftest import post_message
+from tests.ccn.databases import fresh_database_url
+
+
+class ExplodingPostHandler(PostHandler):
+    """Fails while writing posts of type "boom": the kind of bug the fallback exists for."""
+
+    async def process(self, session: AsyncSession, incoming: IncomingMessage[PostContent]) -> None:
+        await super().process(session, incoming)
+        if incoming.content.type == "boom":
+            raise RuntimeError("handler bug")
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    async with fresh_database_url(tmp_path) as url:
+        engine = create_engine(url)
+        await upgrade_to_head(engine)
+        yield create_session_factory(engine)
+        await engine.dispose()
+
+
+def _processor(
+    sessions: SessionFactory, tmp_path: Path, intake: MessageIntake, gate: WriteGate
+) -> MessageProcessor:
+    return MessageProcessor(
+        sessions,
+        {MessageType.POST: ExplodingPostHandler()},
+        MessageEvents(),
+        LocalContent(FileStore(tmp_path / "files")),
+        Unmetered(),
+        intake.queued,
+        gate,
+        intake.has_waiting,
+        ProcessorSettings(max_retries=2, retry_cap_seconds=0.0),
+    )
+
+
+async def _status(sessions: SessionFactory, item_hash: str) -> str | None:
+    async with sessions() as session:
+        row = await get_status(session, item_hash)
+        return row.status if row else None
+
+
+async def test_a_failing_write_is_isolated_and_retried(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    signer = EvmSigner(bytes(range(1, 33)))
+    good = [post_message(signer, {"n": n}) for n in range(5)]
+    bad = post_message(signer, {"n": "bad"}, post_type="boom")
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        for raw in [*good[:2], bad, *good[2:]]:
+            await intake.submit(parse_message(raw), origin="test")
+    finally:
+        await intake.stop()
+    processor = _processor(sessions, tmp_path, intake, gate)
+
+    for _ in range(5):
+        await processor.process_ready_batch()
+        await asyncio.sleep(0)
+
+    for raw in good:
+        assert await _status(sessions, raw["item_hash"]) == "processed"
+    assert await _status(sessions, bad["item_hash"]) == "rejected"
+    assert processor.processed_total == 5
+    assert processor.rejected_total == 1
+
+
+async def test_intake_answers_existing_status_for_a_copy(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    signer = EvmSigner(bytes(range(1, 33)))
+    raw: dict[str, Any] = post_message(signer)
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        first = await intake.submit(parse_message(raw), origin="test")
+        second = await intake.submit(parse_message(raw), origin="test")
+        assert first.queued
+        assert not second.queued
+        assert second.status == "pending"
+        await _processor(sessions, tmp_path, intake, gate).process_ready_batch()
+        third = await intake.submit(parse_message(raw), origin="test")
+        assert third.status == "processed"
+        assert not third.queued
+    finally:
+        await intake.stop()
