@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from alephnet.ccn.db.models import ForgottenMessageRow, MessageRow, MessageStatusRow
 from alephnet.ccn.db.query import SelectT, json_array_overlaps, ordered, paginate
 from alephnet.ccn.message_filters import MessageFilters
+from alephnet.protocol.enums import MessageStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,10 @@ async def count_statuses(
     return int((await session.execute(statement.select_from(MessageStatusRow))).scalar_one())
 
 
+LIVE_STATUSES = {MessageStatus.PROCESSED.value, MessageStatus.REMOVING.value}
+"""Every row of `messages` has one of these statuses: a filter asking for both needs no join."""
+
+
 def _filtered_messages(statement: SelectT, filters: MessageFilters) -> SelectT:
     conditions = _membership(
         (MessageRow.type, filters.types),
@@ -119,6 +124,8 @@ def _filtered_messages(statement: SelectT, filters: MessageFilters) -> SelectT:
     if filters.tags:
         conditions.append(json_array_overlaps(MessageRow.tags, sorted(filters.tags)))
     conditions += _date_conditions(MessageRow.time, filters.start_date, filters.end_date)
+    if set(filters.statuses) >= LIVE_STATUSES:
+        return statement.where(*conditions)
     return (
         statement.join(MessageStatusRow, MessageStatusRow.item_hash == MessageRow.item_hash)
         .where(MessageStatusRow.status.in_(filters.statuses))
