@@ -20,6 +20,7 @@ from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session
 from alephnet.ccn.db.models import PendingMessageRow, VmRow
 from alephnet.ccn.handlers.forget import store_used_by_vm
 from alephnet.ccn.settings import CcnSettings
+from alephnet.protocol import EvmSigner, ItemType, MessageType, build_message
 from tests.ccn.conftest import post_message, publish, wait_for_status
 from tests.ccn.message_builders import (
     DELEGATE,
@@ -335,3 +336,29 @@ async def seed_vm(sessions: SessionFactory, content: dict[str, Any]) -> None:
                 time=time.time(),
             )
         )
+
+
+async def test_forgetting_a_storage_message_releases_its_content(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    content = {"address": signer.address, "time": 1.0, "content": {"big": 1}, "type": "note"}
+    built = build_message(
+        signer, MessageType.POST, content, channel="TEST", item_type=ItemType.STORAGE
+    )
+    stored = await client.post(
+        "/api/v0/storage/add_json",
+        content=built.item_content,
+        headers={"content-type": "application/json"},
+    )
+    assert stored.json()["hash"] == built.item_hash
+    assert (await publish(client, built.message)).status_code == 200
+    pins_before = (await client.get(f"/api/v0/storage/count/{built.item_hash}")).json()
+    forget = build_message(
+        signer,
+        MessageType.FORGET,
+        {"address": signer.address, "time": 2.0, "hashes": [built.item_hash]},
+        channel="TEST",
+    )
+    assert (await publish(client, forget.message)).status_code == 200
+    pins_after = (await client.get(f"/api/v0/storage/count/{built.item_hash}")).json()
+    assert pins_after == pins_before - 1

@@ -252,3 +252,11 @@ async def test_hash_list(client: httpx.AsyncClient) -> None:
     assert detailed["hashes"][0]["status"] == "processed"
     assert (await listed(client, url, status="rejected"))["hashes"] == []
     assert (await client.get(url, params={"status": "lost"})).status_code == 422
+
+
+async def test_aggregate_tags_are_filterable(client: httpx.AsyncClient, signer: EvmSigner) -> None:
+    body = {"address": signer.address, "time": 1.0, "key": "k", "content": {"tags": ["blue"]}}
+    message = build_message(signer, MessageType.AGGREGATE, body, channel="TEST").message
+    assert (await publish(client, message)).status_code == 200
+    listed = (await client.get("/api/v0/messages.json", params={"tags": "blue"})).json()
+    assert [m["item_hash"] for m in listed["messages"]] == [message["item_hash"]]

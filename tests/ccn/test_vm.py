@@ -147,7 +147,7 @@ async def test_program_with_its_files_is_processed(
     assert vm is not None
     assert (vm.type, vm.owner, vm.current_version) == ("PROGRAM", signer.address, vm.item_hash)
     assert row is not None
-    assert (row.tags, row.payment_type) == (["web", "demo"], "hold")
+    assert (row.tags, row.payment_type) == (["demo", "web"], "hold")
 
 
 async def test_missing_files_keep_a_program_pending_until_they_come(

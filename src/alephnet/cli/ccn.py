@@ -12,9 +12,6 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
-from alephnet.ccn.api.app import create_app
-from alephnet.ccn.settings import CcnSettings
-
 app = typer.Typer(help="Run a Core Channel Node (the network's API and storage node).")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -42,6 +39,11 @@ def run(
     Settings come from defaults < --config TOML < ALEPHNET_CCN_* environment < these options.
     Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, queued messages are committed.
     """
+    # Imported here: the node's stack takes a second to import, which every other command of
+    # the CLI would otherwise pay.
+    from alephnet.ccn.api.app import create_app
+    from alephnet.ccn.settings import CcnSettings
+
     try:
         settings = CcnSettings.load(
             config,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.aggregates import element_hashes
+from alephnet.ccn.db.accessors.files import delete_content_pin
 from alephnet.ccn.db.accessors.messages import get_forgotten, get_message
 from alephnet.ccn.db.accessors.posts import amend_hashes, get_post
 from alephnet.ccn.db.accessors.status import get_statuses, set_status
@@ -26,7 +27,7 @@ from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.pipeline.permissions import WriteIntent, check_write_permission
 from alephnet.protocol.content import ForgetContent
 from alephnet.protocol.content.post import AMEND
-from alephnet.protocol.enums import MessageStatus, MessageType, PaymentType
+from alephnet.protocol.enums import ItemType, MessageStatus, MessageType, PaymentType
 from alephnet.protocol.errors import (
     ForgetForget,
     ForgetNotAllowed,
@@ -94,6 +95,8 @@ class ForgetHandler(ContentHandler):
         self, session: AsyncSession, message: MessageRow, forget_hash: str, forgotten_at: float
     ) -> None:
         await self._handlers[MessageType(message.type)].forget(session, message)
+        if message.item_type != ItemType.INLINE:
+            await delete_content_pin(session, message.item_hash)
         session.add(_skeleton(message, forget_hash, forgotten_at))
         await session.delete(message)
         await set_status(session, message.item_hash, MessageStatus.FORGOTTEN, forgotten_at)

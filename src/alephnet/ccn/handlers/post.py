@@ -27,11 +27,6 @@ from alephnet.protocol.errors import (
 )
 
 
-def _tags_of(content: Any) -> list[Any] | None:
-    tags = content.get("tags") if isinstance(content, dict) else None
-    return tags if isinstance(tags, list) else None
-
-
 class PostHandler(ContentHandler):
     async def check_dependencies(
         self, session: AsyncSession, incoming: IncomingMessage[PostContent]
@@ -60,7 +55,6 @@ class PostHandler(ContentHandler):
         return {
             "content_type": content.type,
             "content_ref": content.ref_hash,
-            "tags": _tags_of(content.content),
         }
 
     async def process(self, session: AsyncSession, incoming: IncomingMessage[PostContent]) -> None:

@@ -99,7 +99,6 @@ class StoreHandler(ContentHandler):
         return {
             "content_item_hash": content.item_hash,
             "content_ref": content.ref,
-            "tags": content.tags,
         }
 
     async def process(self, session: AsyncSession, incoming: IncomingMessage[StoreContent]) -> None:

@@ -9,7 +9,6 @@ in force, recorded on the original as `current_version`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,10 +72,6 @@ class VmHandler(ContentHandler):
                 f"a replacement's address {incoming.owner} must be the owner {original.owner} "
                 f"of the VM {original.item_hash} it replaces"
             )
-
-    def denormalised_columns(self, incoming: IncomingMessage[ExecutableContent]) -> dict[str, Any]:
-        tags = (incoming.content.metadata or {}).get("tags")
-        return {"tags": tags if isinstance(tags, list) else None}
 
     async def process(
         self, session: AsyncSession, incoming: IncomingMessage[ExecutableContent]

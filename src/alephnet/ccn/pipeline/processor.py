@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alephnet.ccn.db.accessors.files import content_pin
 from alephnet.ccn.db.accessors.messages import clear_rejection, record_rejection
 from alephnet.ccn.db.accessors.pending import (
     delete_pending_for,
@@ -27,9 +28,10 @@ from alephnet.ccn.db.accessors.pending import (
 )
 from alephnet.ccn.db.accessors.status import get_status, load_status_rows, set_status
 from alephnet.ccn.db.engine import SessionFactory
-from alephnet.ccn.db.models import FilePinRow, MessageRow, MessageStatusRow, PendingMessageRow
+from alephnet.ccn.db.models import MessageRow, MessageStatusRow, PendingMessageRow
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import HandlerMap
+from alephnet.ccn.message_filters import message_tags
 from alephnet.ccn.payments.balances import BalanceService
 from alephnet.ccn.pipeline.backoff import retry_delay
 from alephnet.ccn.pipeline.content import ContentSource
@@ -277,7 +279,7 @@ class MessageProcessor:
         row = _message_row(incoming, handler.denormalised_columns(incoming))
         session.add(row)
         if message.item_type != ItemType.INLINE:
-            session.add(_content_pin(incoming))
+            session.add(content_pin(message.item_hash, incoming.owner, time.time()))
         await handler.process(session, incoming)
         status = await get_status(session, message.item_hash)
         if status is not None and status.status == MessageStatus.REJECTED:
@@ -349,6 +351,8 @@ def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageErro
 def _message_row(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> MessageRow:
     message = incoming.message
     payment = getattr(incoming.content, "payment", None)
+    document = incoming.content_document()
+    tags = message_tags(message.type, document)
     return MessageRow(
         item_hash=message.item_hash,
         type=message.type,
@@ -357,7 +361,7 @@ def _message_row(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> Mes
         signature=message.signature,
         item_type=message.item_type,
         item_content=message.item_content,
-        content=incoming.content_document(),
+        content=document,
         time=message.time,
         channel=message.channel,
         size=incoming.size,
@@ -365,18 +369,6 @@ def _message_row(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> Mes
         payment_type=payment.type if payment is not None else None,
         confirmations=[],
         reception_time=incoming.reception_time,
+        tags=sorted(tags) if tags else None,
         **columns,
-    )
-
-
-def _content_pin(incoming: IncomingMessage[Any]) -> FilePinRow:
-    """A message's own content file stays as long as the message does."""
-    return FilePinRow(
-        file_hash=incoming.item_hash,
-        kind="content",
-        owner=incoming.owner,
-        item_hash=incoming.item_hash,
-        ref=None,
-        created=time.time(),
-        delete_by=None,
     )

@@ -18,6 +18,7 @@ from alephnet.ccn.db.models import FilePinRow, FileTagRow, StoredFileRow
 from alephnet.ccn.db.query import ordered, paginate
 
 MESSAGE_PIN = "message"
+CONTENT_PIN = "content"
 GRACE_PIN = "grace"
 
 
@@ -118,6 +119,22 @@ async def delete_message_pin(session: AsyncSession, item_hash: str) -> FilePinRo
         await session.delete(pin)
         await session.flush()
     return pin
+
+
+def content_pin(item_hash: str, owner: str, now: float) -> FilePinRow:
+    """A `storage`/`ipfs` message's own content file stays as long as the message does."""
+    return FilePinRow(
+        file_hash=item_hash, kind=CONTENT_PIN, owner=owner, item_hash=item_hash, created=now
+    )
+
+
+async def delete_content_pin(session: AsyncSession, item_hash: str) -> None:
+    """Release a forgotten message's content file: the collector takes it once unpinned."""
+    await session.execute(
+        delete(FilePinRow)
+        .where(FilePinRow.kind == CONTENT_PIN, FilePinRow.item_hash == item_hash)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def count_pins(session: AsyncSession, file_hash: str) -> int:

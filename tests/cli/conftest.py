@@ -1,0 +1,78 @@
+"""The CLI as users run it: a subprocess of `python -m alephnet`, against a real node.
+
+One node per test module (started with `alephnet ccn run`, as in the acceptance tests), and a
+key store of its own in a temporary `ALEPHNET_HOME`, so no test reads or writes the developer's
+keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ccn.node_process import NodeProcess
+
+STOP_TIMEOUT = 10.0
+COMMAND_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs `alephnet` with a fixed node and home; `run` checks the exit status."""
+
+    api_url: str
+    home: Path
+
+    def run(
+        self, *args: str, input: str | None = None, expect: int = 0
+    ) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "alephnet", "--api-url", self.api_url, *args]
+        environment = {**os.environ, "ALEPHNET_HOME": str(self.home)}
+        environment.pop("ALEPHNET_ACCOUNT", None)
+        completed = subprocess.run(
+            command,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        assert completed.returncode == expect, (
+            f"`alephnet {' '.join(args)}` exited {completed.returncode}, expected {expect}\n"
+            f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+        )
+        return completed
+
+    def json(self, *args: str, input: str | None = None) -> Any:
+        """Run a command with --json; its whole stdout must be one JSON document."""
+        return json.loads(self.run(*args, "--json", input=input).stdout)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    data_dir = tmp_path_factory.mktemp("cli-node") / "ccn"
+    process = NodeProcess(data_dir, f"sqlite+aiosqlite:///{data_dir / 'ccn.sqlite3'}")
+    asyncio.run(process.start())
+    try:
+        yield process
+    finally:
+        exit_code = asyncio.run(process.terminate(STOP_TIMEOUT))
+    assert exit_code == 0, f"the node did not stop cleanly:\n{process.log_tail()}"
+
+
+@pytest.fixture(scope="module")
+def cli(node: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """A CLI with one ETH account, the default, already created."""
+    cli = Cli(node.url, tmp_path_factory.mktemp("alephnet-home"))
+    cli.run("account", "create", "--name", "main")
+    return cli
