@@ -37,6 +37,7 @@ class Node:
     processor: MessageProcessor
     balances: BalanceService
     collector: GarbageCollector
+    gate: WriteGate
 
 
 @asynccontextmanager
@@ -68,12 +69,12 @@ async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
     )
     intake.start()
     processor.start()
-    collector = GarbageCollector(sessions, store, settings.gc_interval_seconds)
+    collector = GarbageCollector(sessions, store, settings.gc_interval_seconds, gate=gate)
     collector.start()
     logger.info("node started: data in %s", settings.data_dir.resolve())
     try:
         yield Node(
-            settings, engine, sessions, store, events, intake, processor, balances, collector
+            settings, engine, sessions, store, events, intake, processor, balances, collector, gate
         )
     finally:
         await intake.stop()

@@ -257,6 +257,7 @@ async def record_upload(node: Node, engine: Engine, upload: Upload) -> str:
     try:
         async with (
             node.collector.protecting(stored.sha256),
+            node.gate.writing(),
             node.sessions() as session,
             session.begin(),
         ):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from alephnet.ccn.db.accessors import files
 from alephnet.ccn.db.engine import SessionFactory
+from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.storage.errors import FileNotFound
 from alephnet.ccn.storage.filestore import FileStore
 
@@ -45,8 +46,10 @@ class GarbageCollector:
         store: FileStore,
         interval: float,
         clock: Callable[[], float] = time.time,
+        gate: WriteGate | None = None,
     ) -> None:
         self._sessions = sessions
+        self._gate = gate or WriteGate(exclusive=False)
         self._store = store
         self._interval = interval
         self._clock = clock
@@ -76,7 +79,7 @@ class GarbageCollector:
     async def collect_once(self) -> CollectionReport:
         """One pass: expired pins, then unpinned files, then their bytes."""
         async with self._lock:
-            async with self._sessions() as session, session.begin():
+            async with self._gate.writing(), self._sessions() as session, session.begin():
                 expired = await files.delete_expired_pins(session, self._clock())
                 freed = await files.delete_unpinned_files(session)
                 in_use = await files.sha256_in_use(session, {file.sha256 for file in freed})
