@@ -1,0 +1,116 @@
+"""Blocking clients for scripts and notebooks, driving the async ones.
+
+One event loop runs in a background thread for the life of the facade, and each call is sent
+to it (`run_coroutine_threadsafe`). Chosen over `asyncio.run` per call because the async
+client keeps a connection pool bound to one loop (a loop per call would open and close it
+every time), and because `asyncio.run` fails inside an already running loop, which is exactly
+where notebooks run user code.
+
+No method is written twice: `__getattr__` wraps the async client's public methods on the fly.
+A coroutine method becomes a blocking call; an async iterator (`iter_messages`,
+`watch_messages`) becomes a plain iterator that fetches each item through the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from alephnet.protocol import Signer
+from alephnet.sdk.accounts import Account
+from alephnet.sdk.authenticated import AuthenticatedAlephClient
+from alephnet.sdk.client import AlephClient
+
+T = TypeVar("T")
+
+
+class SyncAlephClient:
+    """`AlephClient`'s methods, blocking. Use it in a `with` block, or call `close()`."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._client = self._run(self._opened(self._build(*args, **options)))
+
+    def _build(self, *args: Any, **options: Any) -> AlephClient:
+        return AlephClient(*args, **options)
+
+    @property
+    def client(self) -> AlephClient:
+        """The async client behind the facade."""
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        """Async methods become blocking ones; plain values (`address`, `api_url`) pass
+        through; synchronous methods are not offered (they would bypass the loop's thread)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = getattr(self._client, name)
+        if inspect.isasyncgenfunction(method):
+            return functools.wraps(method)(lambda *a, **k: self._iterate(method(*a, **k)))
+        if inspect.iscoroutinefunction(method):
+            return functools.wraps(method)(lambda *a, **k: self._run(method(*a, **k)))
+        if callable(method):
+            raise AttributeError(name)
+        return method
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self._client.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @staticmethod
+    async def _opened(client: AlephClient) -> AlephClient:
+        return await client.__aenter__()
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    yield self._run(_next(iterator))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._run(_aclose(iterator))
+
+
+class SyncAuthenticatedAlephClient(SyncAlephClient):
+    """`AuthenticatedAlephClient`'s methods, blocking."""
+
+    def __init__(self, account: Account | Signer, **options: Any) -> None:
+        super().__init__(account, **options)
+
+    def _build(self, *args: Any, **options: Any) -> AlephClient:
+        return AuthenticatedAlephClient(*args, **options)
+
+
+async def _next(iterator: AsyncIterator[T]) -> T:
+    return await anext(iterator)
+
+
+async def _aclose(iterator: AsyncIterator[Any]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
