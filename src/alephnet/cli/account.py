@@ -14,8 +14,14 @@ import typer
 
 from alephnet.cli import output
 from alephnet.cli.context import CliContext, cli_context
-from alephnet.cli.output import JsonOption
-from alephnet.sdk.accounts import Account, StoredKey, account_from_mnemonic, generate_account, import_account
+from alephnet.cli.options import JsonOption
+from alephnet.sdk.accounts import (
+    Account,
+    StoredKey,
+    account_from_mnemonic,
+    generate_account,
+    import_account,
+)
 
 app = typer.Typer(
     help="Create, import and inspect the keys that sign your messages.", no_args_is_help=True
@@ -34,7 +40,9 @@ ChainOption = Annotated[
 ]
 NameOption = Annotated[
     str | None,
-    typer.Option("--name", "-n", help="The key's name in the key store [the chain, lowercased]."),
+    typer.Option(
+        "--name", "-n", help="The key's name in the key store (default: the chain, lowercased)."
+    ),
 ]
 DefaultOption = Annotated[
     bool,
@@ -51,7 +59,13 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Generate a new key and save it in the key store (file readable by you only)."""
-    _save(cli_context(ctx), generate_account(chain.value), name or chain.lower(), make_default, as_json)
+    _save(
+        cli_context(ctx),
+        generate_account(chain.value),
+        name or chain.lower(),
+        make_default,
+        as_json,
+    )
 
 
 @app.command("import")
@@ -123,13 +137,13 @@ def list_keys(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def balance(
     ctx: typer.Context,
     address: Annotated[
-        str | None, typer.Argument(help="Any address [the current account's].")
+        str | None, typer.Argument(help="Any address (default: the current account's).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show an address's token balance as the node counts it."""
     context = cli_context(ctx)
-    result = run_reader(context, lambda client: client.get_balance(context.address(address)))
+    result = context.read(lambda client: client.get_balance(context.address(address)))
     output.emit(result, as_json, lambda value: output.print_fields(output.to_jsonable(value)))
 
 

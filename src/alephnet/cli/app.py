@@ -51,12 +51,14 @@ def root(
         typer.Option(
             "--account",
             envvar="ALEPHNET_ACCOUNT",
-            help="The key to sign with, by name (see `account list`) [the default key].",
+            help="The key to sign with, by name (see `account list`); default: the default key.",
         ),
     ] = None,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """alephnet: decentralised storage and compute, Aleph.im compatible."""

@@ -7,12 +7,18 @@ the environment.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import typer
 
 from alephnet.cli.errors import fail
-from alephnet.sdk.accounts import Account, KeyStore
+from alephnet.sdk import Account, AlephClient, AuthenticatedAlephClient, KeyStore
+
+T = TypeVar("T")
+ClientT = TypeVar("ClientT", bound=AlephClient)
 
 DEFAULT_API_URL = "http://127.0.0.1:4024"
 """The node `./run devnet` starts."""
@@ -43,6 +49,20 @@ class CliContext:
     def address(self, address: str | None) -> str:
         """`address` when given, else the current account's: reads default to "mine"."""
         return address if address is not None else self.account().address
+
+    def read(self, call: Callable[[AlephClient], Awaitable[T]]) -> T:
+        """Run `call` with a client of the node, opened and closed around it."""
+        return asyncio.run(_with_client(AlephClient(self.api_url), call))
+
+    def write(self, call: Callable[[AuthenticatedAlephClient], Awaitable[T]]) -> T:
+        """Like `read`, with a client that signs as the current account."""
+        client = AuthenticatedAlephClient(self.account(), api_url=self.api_url)
+        return asyncio.run(_with_client(client, call))
+
+
+async def _with_client(client: ClientT, call: Callable[[ClientT], Awaitable[T]]) -> T:
+    async with client:
+        return await call(client)
 
 
 def cli_context(ctx: typer.Context) -> CliContext:

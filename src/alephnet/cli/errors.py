@@ -16,7 +16,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from alephnet.sdk.exceptions import (
+from alephnet.sdk import (
     AccountError,
     AlephError,
     ForgottenMessage,

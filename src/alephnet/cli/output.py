@@ -1,8 +1,8 @@
 """How every command prints: Rich tables for people, plain JSON for scripts.
 
-Read commands take `--json` (`JsonOption`) and hand their data to `emit`, which prints either
-the JSON document and nothing else, or the human rendering the command passes in. Keeping the
-choice here means a script can rely on `--json` output being parseable on every command.
+Read commands take `--json` (`options.JsonOption`) and hand their data to `emit`, which prints
+either the JSON document and nothing else, or the human rendering the command passes in. Keeping
+the choice here means a script can rely on `--json` output being parseable on every command.
 """
 
 from __future__ import annotations
@@ -14,21 +14,22 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
+
+from alephnet.sdk import Published
 
 # Piped output is not cut at 80 columns: hashes and addresses must stay whole for grep and cut.
 PIPE_WIDTH = 240
 console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON only (for scripts).")
-]
+# Progress bars go to stderr: stdout stays clean for --json and for `file download -o -`.
+progress_console = Console(stderr=True)
 
 T = TypeVar("T")
 
@@ -38,7 +39,10 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: to_jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {
+            field.name: to_jsonable(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
@@ -52,6 +56,11 @@ def to_jsonable(value: Any) -> Any:
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def print_json_line(value: Any) -> None:
+    """One compact JSON document per line (JSON Lines), for streams such as `message watch`."""
+    typer.echo(json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":")))
 
 
 def emit(value: T, as_json: bool, render: Callable[[T], None]) -> None:
@@ -89,6 +98,19 @@ def print_document(value: Any, title: str | None = None) -> None:
     console.print_json(json.dumps(to_jsonable(value), ensure_ascii=False))
 
 
+def transfer_progress(*, disable: bool = False) -> Progress:
+    """A bar for bytes moving (hashing, uploads, downloads), erased once done."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=progress_console,
+        transient=True,
+        disable=disable,
+    )
+
+
 def format_time(epoch: float | None) -> str:
     if epoch is None:
         return ""
@@ -102,3 +124,15 @@ def _cell(value: Any) -> Text:
     if isinstance(value, dict | list):
         return Text(json.dumps(to_jsonable(value), ensure_ascii=False))
     return Text(str(to_jsonable(value)))
+
+
+def print_published(published: Published, as_json: bool) -> None:
+    """What every write command prints: the message's hash and what the node made of it."""
+    emit(published, as_json, _print_published)
+
+
+def _print_published(published: Published) -> None:
+    message = published.message
+    console.print(
+        f"{message['type']} {published.item_hash} {published.status.value}", highlight=False
+    )
