@@ -10,6 +10,7 @@ from alephnet.sdk import (
     AuthenticatedAlephClient,
     FunctionTransport,
     InsufficientBalance,
+    InvalidContent,
     InvalidResponse,
     MessageRejected,
     NodeUnreachable,
@@ -106,3 +107,13 @@ async def test_a_client_is_opened_once() -> None:
         pass
     with pytest.raises(RuntimeError, match="opened once"):
         await client.__aenter__()
+
+
+async def test_content_that_breaks_the_schema_is_a_typed_error(
+    writer: AuthenticatedAlephClient,
+) -> None:
+    """Aggregate keys to forget must be hash-shaped (the reference's rule): nothing is sent."""
+    with pytest.raises(InvalidContent, match="invalid FORGET content: aggregates.0"):
+        await writer.forget([], aggregates=["profile"])
+    with pytest.raises(InvalidContent, match="invalid POST content"):
+        await writer.create_post({"a": 1}, "amend")

@@ -22,6 +22,7 @@ from alephnet.protocol.content.execution import (
     MachineResources,
 )
 from alephnet.protocol.enums import Encoding, MachineType, PaymentType
+from alephnet.sdk.exceptions import content_errors
 
 DEFAULT_RUNTIME = "63f07193e6ee9d207b7d1fcf8286f9aee34e6f12f101d2ec77c1229f92964696"
 """The official runtime's STORE hash (Debian with Python), as the official SDK defaults to."""
@@ -66,34 +67,37 @@ class ProgramSettings:
 def program_content(
     settings: ProgramSettings, address: str, chain: str, code_ref: str, now: float
 ) -> ProgramContent:
-    return ProgramContent.model_validate(
-        {
-            "address": address,
-            "time": now,
-            "allow_amend": settings.allow_amend,
-            "metadata": dict(settings.metadata) if settings.metadata is not None else None,
-            "authorized_keys": [],
-            "variables": dict(settings.env) if settings.env else None,
-            "environment": FunctionEnvironment(
-                internet=settings.internet, aleph_api=settings.aleph_api
-            ),
-            "resources": MachineResources(
-                vcpus=settings.vcpus, memory=settings.memory, seconds=settings.timeout_seconds
-            ),
-            "payment": {"chain": chain, "type": PaymentType.HOLD.value},
-            "volumes": [dict(volume) for volume in settings.volumes],
-            "type": MachineType.VM_FUNCTION,
-            "code": CodeContent(
-                encoding=Encoding.ZIP,
-                entrypoint=settings.entrypoint,
-                ref=code_ref,
-                use_latest=True,
-            ),
-            "runtime": FunctionRuntime(
-                ref=settings.runtime,
-                use_latest=True,
-                comment="Official aleph.im runtime" if settings.runtime == DEFAULT_RUNTIME else "",
-            ),
-            "on": FunctionTriggers(http=True, persistent=settings.persistent),
-        }
-    )
+    with content_errors("PROGRAM"):
+        return ProgramContent.model_validate(
+            {
+                "address": address,
+                "time": now,
+                "allow_amend": settings.allow_amend,
+                "metadata": dict(settings.metadata) if settings.metadata is not None else None,
+                "authorized_keys": [],
+                "variables": dict(settings.env) if settings.env else None,
+                "environment": FunctionEnvironment(
+                    internet=settings.internet, aleph_api=settings.aleph_api
+                ),
+                "resources": MachineResources(
+                    vcpus=settings.vcpus, memory=settings.memory, seconds=settings.timeout_seconds
+                ),
+                "payment": {"chain": chain, "type": PaymentType.HOLD.value},
+                "volumes": [dict(volume) for volume in settings.volumes],
+                "type": MachineType.VM_FUNCTION,
+                "code": CodeContent(
+                    encoding=Encoding.ZIP,
+                    entrypoint=settings.entrypoint,
+                    ref=code_ref,
+                    use_latest=True,
+                ),
+                "runtime": FunctionRuntime(
+                    ref=settings.runtime,
+                    use_latest=True,
+                    comment="Official aleph.im runtime"
+                    if settings.runtime == DEFAULT_RUNTIME
+                    else "",
+                ),
+                "on": FunctionTriggers(http=True, persistent=settings.persistent),
+            }
+        )

@@ -37,7 +37,7 @@ from alephnet.sdk._uploads import (
 )
 from alephnet.sdk.accounts import Account
 from alephnet.sdk.client import AlephClient
-from alephnet.sdk.exceptions import InvalidResponse, NotFound
+from alephnet.sdk.exceptions import InvalidResponse, NotFound, content_errors
 from alephnet.sdk.models import ProgramPublished, Published
 
 DEFAULT_CHANNEL = "ALEPHNET"
@@ -73,13 +73,14 @@ class AuthenticatedAlephClient(AlephClient):
         sync: bool = True,
     ) -> Published:
         """A POST; with `sync` (the default) the call returns once the node processed it."""
-        post = PostContent(
-            address=address or self.address,
-            time=time.time(),
-            content=content,
-            ref=ref,
-            type=post_type,
-        )
+        with content_errors("POST"):
+            post = PostContent(
+                address=address or self.address,
+                time=time.time(),
+                content=content,
+                ref=ref,
+                type=post_type,
+            )
         return await self._publish(MessageType.POST, post, channel, sync)
 
     async def amend(self, original_hash: str, content: Any, **options: Any) -> Published:
@@ -96,9 +97,10 @@ class AuthenticatedAlephClient(AlephClient):
         sync: bool = True,
     ) -> Published:
         """Merge `content` into the aggregate `key` (shallow: top-level keys are replaced)."""
-        aggregate = AggregateContent(
-            address=address or self.address, time=time.time(), key=key, content=dict(content)
-        )
+        with content_errors("AGGREGATE"):
+            aggregate = AggregateContent(
+                address=address or self.address, time=time.time(), key=key, content=dict(content)
+            )
         return await self._publish(MessageType.AGGREGATE, aggregate, channel, sync)
 
     # --- files and programs ------------------------------------------------------------
@@ -119,18 +121,19 @@ class AuthenticatedAlephClient(AlephClient):
         stream = open_source(source)
         try:
             file_hash, size = hash_and_size(stream, storage_engine)
-            store = StoreContent.model_validate(
-                {
-                    "address": self.address,
-                    "time": time.time(),
-                    "item_type": storage_engine,
-                    "item_hash": file_hash,
-                    "size": size,
-                    "ref": ref,
-                    "metadata": dict(metadata) if metadata is not None else None,
-                    "payment": {"chain": self.signer.chain, "type": "hold"},
-                }
-            )
+            with content_errors("STORE"):
+                store = StoreContent.model_validate(
+                    {
+                        "address": self.address,
+                        "time": time.time(),
+                        "item_type": storage_engine,
+                        "item_hash": file_hash,
+                        "size": size,
+                        "ref": ref,
+                        "metadata": dict(metadata) if metadata is not None else None,
+                        "payment": {"chain": self.signer.chain, "type": "hold"},
+                    }
+                )
             built = build_message(
                 self.signer, MessageType.STORE, store, channel=channel or self.channel
             )
@@ -180,13 +183,14 @@ class AuthenticatedAlephClient(AlephClient):
         sync: bool = True,
     ) -> Published:
         """Erase messages (and with them posts, files, programs) and whole aggregate keys."""
-        forget = ForgetContent(
-            address=self.address,
-            time=time.time(),
-            hashes=list(hashes),
-            aggregates=list(aggregates),
-            reason=reason,
-        )
+        with content_errors("FORGET"):
+            forget = ForgetContent(
+                address=self.address,
+                time=time.time(),
+                hashes=list(hashes),
+                aggregates=list(aggregates),
+                reason=reason,
+            )
         return await self._publish(MessageType.FORGET, forget, channel, sync)
 
     async def grant(

@@ -12,7 +12,8 @@ AlephError
 ├── MessageRejected(item_hash, error_code, details)
 │   └── InsufficientBalance(required, available)
 ├── ForgottenMessage(item_hash, forgotten_by)
-└── HashMismatch(expected, actual)   downloaded bytes are not the file asked for
+├── HashMismatch(expected, actual)   downloaded bytes are not the file asked for
+└── InvalidContent(errors)       content given to a write does not fit its message type
 ```
 
 Errors of the HTTP library are translated at the transport edge (`map_transport_errors`), so
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 
 class AlephError(Exception):
@@ -120,3 +122,30 @@ def map_transport_errors(url: str) -> Iterator[None]:
         raise RequestTimeout(url) from error
     except httpx.TransportError as error:
         raise NodeUnreachable(url, f"node is not reachable ({error.__class__.__name__})") from error
+
+
+class InvalidContent(AlephError):
+    """Content passed to a write method breaks the message schema; nothing was sent."""
+
+    def __init__(self, message_type: str, errors: list[dict[str, Any]]) -> None:
+        self.message_type = message_type
+        self.errors = errors
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors
+        )
+        super().__init__(f"invalid {message_type} content: {problems}")
+
+
+@contextmanager
+def content_errors(message_type: str) -> Iterator[None]:
+    """Report schema errors of content built from the caller's arguments as `InvalidContent`."""
+    try:
+        yield
+    except ValidationError as error:
+        raise InvalidContent(
+            message_type,
+            [
+                {"loc": list(item["loc"]), "msg": item["msg"]}
+                for item in error.errors(include_url=False, include_input=False)
+            ],
+        ) from error
