@@ -113,7 +113,7 @@ async def test_content_that_breaks_the_schema_is_a_typed_error(
     writer: AuthenticatedAlephClient,
 ) -> None:
     """Aggregate keys to forget must be hash-shaped (the reference's rule): nothing is sent."""
-    with pytest.raises(InvalidContent, match="invalid FORGET content: aggregates.0"):
+    with pytest.raises(InvalidContent, match=r"invalid FORGET content: aggregates\.0"):
         await writer.forget([], aggregates=["profile"])
     with pytest.raises(InvalidContent, match="invalid POST content"):
         await writer.create_post({"a": 1}, "amend")
