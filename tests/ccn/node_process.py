@@ -1,25 +1,20 @@
 """A CCN in its own process, started with the command an operator runs.
 
 The in-process app of `conftest.py` cannot be killed or sent a signal: the tests of crashes and
-stops need a real process, a real socket and the real command line.
+stops need a real process, a real socket and the real command line. The process handling is the
+devnet's (`alephnet.devnet.processes`); tests add a fresh port per start and shutdown probes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
-
-START_TIMEOUT = 30.0
-LOG_TAIL = 4000
+from alephnet.devnet.processes import CcnProcess
 
 
 def free_port() -> int:
@@ -39,60 +34,16 @@ async def node_process(data_dir: Path, database_url: str) -> AsyncIterator[NodeP
             node.kill()
 
 
-class NodeProcess:
+class NodeProcess(CcnProcess):
     """One node's data (dir and database), which outlives the processes that serve it: the node
-    can be killed and started again on the same data. Its output goes to `log_file`."""
+    can be killed and started again on the same data."""
 
     def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.log_file = data_dir.parent / f"{data_dir.name}.log"
-        self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(data_dir, database_url=database_url)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    async def start(self) -> None:
-        """Start the node and return once it answers: migrations are done, the API is up."""
-        assert not self.running, "the node is already running"
+    def launch(self) -> None:
         self.port = free_port()  # a new one each time: nothing may answer on a stale port
-        command = [
-            sys.executable, "-m", "alephnet", "ccn", "run", "--data-dir", str(self.data_dir),
-            "--port", str(self.port), "--database-url", self.database_url, "--log-level", "WARNING",
-        ]  # fmt: skip
-        with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        await self._wait_until_up()
-
-    def kill(self) -> None:
-        """SIGKILL: the node gets no chance to finish anything, as in a crash."""
-        process = self._require_process()
-        process.kill()
-        process.wait()
-
-    def send_signal(self, signum: signal.Signals) -> None:
-        self._require_process().send_signal(signum)
-
-    async def wait(self, timeout: float) -> int | None:
-        """The exit status, or None if the node still runs after `timeout` (it is then killed,
-        so that no test leaves a node behind)."""
-        process = self._require_process()
-        try:
-            return await asyncio.to_thread(process.wait, timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    async def terminate(self, timeout: float) -> int | None:
-        """SIGTERM, the way supervisors stop a node, then the exit status (see `wait`)."""
-        self.send_signal(signal.SIGTERM)
-        return await self.wait(timeout)
+        super().launch()
 
     async def wait_until_refusing(self, timeout: float) -> None:
         """Return once the node refuses new connections: it has begun its shutdown."""
@@ -106,29 +57,3 @@ class NodeProcess:
             await writer.wait_closed()
             await asyncio.sleep(0.02)
         raise AssertionError(f"the node still accepts connections after {timeout} s")
-
-    def log_tail(self) -> str:
-        """The end of the node's output, to put in failure messages."""
-        return self.log_file.read_text(errors="replace")[-LOG_TAIL:]
-
-    async def _wait_until_up(self) -> None:
-        process = self._require_process()
-        deadline = time.monotonic() + START_TIMEOUT
-        async with httpx.AsyncClient(base_url=self.url, timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"node exited with {process.returncode} at start:\n{self.log_tail()}"
-                    )
-                try:
-                    if (await client.get("/api/v0/version")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"node did not answer within {START_TIMEOUT} s:\n{self.log_tail()}")
-
-    def _require_process(self) -> subprocess.Popen[bytes]:
-        assert self._process is not None, "the node was never started"
-        return self._process

@@ -14,14 +14,18 @@ from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
 from alephnet.ccn.payments.balances import BalanceService, Unmetered
-from alephnet.ccn.pipeline.content import LocalContent
+from alephnet.ccn.peer_http import ClientFactory, network_clients
+from alephnet.ccn.pipeline.content import ContentSource, LocalContent, SourcedContent
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.intake import MessageIntake
 from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
 from alephnet.ccn.storage.gc import GarbageCollector
-from alephnet.ccn.storage.sources import LocalFiles
+from alephnet.ccn.storage.peer_files import PeerFiles
+from alephnet.ccn.storage.sources import FileSource, LocalFiles
+from alephnet.ccn.sync.reconcile import Reconciler
+from alephnet.ccn.sync.service import SyncService
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +42,15 @@ class Node:
     balances: BalanceService
     collector: GarbageCollector
     gate: WriteGate
+    sync: SyncService | None = None
 
 
 @asynccontextmanager
-async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
-    """Migrate the database, start intake and processing; on exit, finish in-flight work."""
+async def running_node(
+    settings: CcnSettings, clients: ClientFactory = network_clients
+) -> AsyncIterator[Node]:
+    """Migrate the database, start intake and processing (and sync when `settings.peers` are
+    set, reaching them through `clients`); on exit, finish in-flight work."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_to_head(engine)
@@ -52,11 +60,12 @@ async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
     gate = WriteGate.for_dialect(engine.dialect.name)
     intake = MessageIntake(sessions, gate, settings.commit_interval)
     balances = Unmetered()
+    files, content = _sources(settings, store, clients)
     processor = MessageProcessor(
         sessions,
-        build_handlers(LocalFiles(store), settings.grace_period_seconds),
+        build_handlers(files, settings.grace_period_seconds),
         events,
-        LocalContent(store),
+        content,
         balances,
         intake.queued,
         gate,
@@ -71,14 +80,50 @@ async def running_node(settings: CcnSettings) -> AsyncIterator[Node]:
     processor.start()
     collector = GarbageCollector(sessions, store, settings.gc_interval_seconds, gate=gate)
     collector.start()
+    sync = _sync_service(settings, sessions, intake, clients)
     logger.info("node started: data in %s", settings.data_dir.resolve())
     try:
         yield Node(
-            settings, engine, sessions, store, events, intake, processor, balances, collector, gate
+            settings,
+            engine,
+            sessions,
+            store,
+            events,
+            intake,
+            processor,
+            balances,
+            collector,
+            gate,
+            sync,
         )
     finally:
+        if sync is not None:
+            await sync.stop()
         await intake.stop()
         await processor.stop()
         await collector.stop()
         await engine.dispose()
         logger.info("node stopped")
+
+
+def _sources(
+    settings: CcnSettings, store: FileStore, clients: ClientFactory
+) -> tuple[FileSource, ContentSource]:
+    """Where STORE files and message contents come from: the local store, and peers if any."""
+    if not settings.peers:
+        return LocalFiles(store), LocalContent(store)
+    max_size = max(settings.max_file_size, settings.max_ipfs_upload)
+    files = PeerFiles(store, settings.peers, clients, max_size)
+    return files, SourcedContent(files, store)
+
+
+def _sync_service(
+    settings: CcnSettings, sessions: SessionFactory, intake: MessageIntake, clients: ClientFactory
+) -> SyncService | None:
+    if not settings.peers:
+        return None
+    service = SyncService(
+        Reconciler(sessions, intake, clients), settings.peers, settings.sync_interval
+    )
+    service.start()
+    return service

@@ -45,6 +45,11 @@ class CcnSettings(BaseSettings):
         default=1.0, gt=0, description="how often unpinned files are deleted"
     )
     queue_topic: str = "ALEPH-TEST"
+    peers: list[str] = Field(
+        default_factory=list,
+        description="HTTP API URLs of other CCNs to reconcile with (anti-entropy sync)",
+    )
+    sync_interval: float = Field(default=5.0, gt=0, description="seconds between sync rounds")
     max_message_websockets: int = Field(
         default=10_000, ge=0, description="open /api/ws0/messages connections at most"
     )

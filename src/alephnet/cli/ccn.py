@@ -33,6 +33,10 @@ def run(
         typer.Option(help="postgresql+asyncpg://user:pw@host/db to use PostgreSQL [SQLite]."),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING... [INFO]")] = None,
+    peer: Annotated[
+        list[str] | None,
+        typer.Option(help="HTTP API URL of another CCN to sync with; repeat for several."),
+    ] = None,
 ) -> None:
     """Start one CCN: applies database migrations, then serves the /api/v0 API.
 
@@ -52,6 +56,7 @@ def run(
             host=host,
             database_url=database_url,
             log_level=log_level,
+            peers=peer or None,
         )
     except ValidationError as error:
         typer.echo(f"invalid settings: {error}", err=True)

@@ -22,6 +22,7 @@ from alephnet.ccn.api import (
     prices,
     pubsub,
     storage,
+    sync,
     websocket,
 )
 from alephnet.ccn.api.errors import install_error_handlers
@@ -30,6 +31,7 @@ from alephnet.ccn.api.middleware.request_metrics import RequestMetricsMiddleware
 from alephnet.ccn.api.request_checks import refuse_nul_characters
 from alephnet.ccn.api.telemetry import ApiTelemetry
 from alephnet.ccn.node import Node, running_node
+from alephnet.ccn.peer_http import ClientFactory, network_clients
 from alephnet.ccn.settings import CcnSettings
 
 UPLOAD_PATHS = ("/api/v0/storage/add_file", "/api/v0/ipfs/add_file")
@@ -41,12 +43,13 @@ class State(TypedDict):
     telemetry: ApiTelemetry
 
 
-def create_app(settings: CcnSettings) -> FastAPI:
+def create_app(settings: CcnSettings, clients: ClientFactory = network_clients) -> FastAPI:
+    """`clients` reach the peers (tests give clients bound to in-process apps)."""
     telemetry = ApiTelemetry()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-        async with running_node(settings) as node:
+        async with running_node(settings, clients) as node:
             yield {"node": node, "telemetry": telemetry}
 
     app = FastAPI(
@@ -71,6 +74,7 @@ def create_app(settings: CcnSettings) -> FastAPI:
         authorizations,
         prices,
         metrics,
+        sync,
     ):
         app.include_router(module.router)
     install_error_handlers(app)

@@ -12,6 +12,7 @@ from alephnet.ccn.api.deps import NodeDep, SessionDep
 from alephnet.ccn.api.telemetry import ApiTelemetry, PipelineCounts, TelemetryDep
 from alephnet.ccn.db.accessors.pending import count_pending
 from alephnet.ccn.node import Node
+from alephnet.ccn.sync.service import SyncCounts
 
 router = APIRouter(tags=["info"])
 
@@ -32,10 +33,14 @@ async def metrics_json(
 
 
 async def _copy_pipeline_counts(telemetry: ApiTelemetry, node: Node, session: AsyncSession) -> None:
+    sync = node.sync.counts if node.sync is not None else SyncCounts()
     telemetry.pipeline.counts = PipelineCounts(
         processed=node.processor.processed_total,
         rejected=node.processor.rejected_total,
         pending=await count_pending(session),
+        sync_rounds=sync.rounds,
+        sync_pulled=sync.pulled,
+        sync_peer_failures=sync.peer_failures,
     )
 
 

@@ -27,6 +27,9 @@ class PipelineCounts:
     processed: int = 0
     rejected: int = 0
     pending: int = 0
+    sync_rounds: int = 0
+    sync_pulled: int = 0
+    sync_peer_failures: int = 0
 
 
 class PipelineCollector(Collector):
@@ -45,6 +48,17 @@ class PipelineCollector(Collector):
         )
         yield GaugeMetricFamily(
             "alephnet_pending_messages", "Messages waiting to be processed", value=counts.pending
+        )
+        yield CounterMetricFamily(
+            "alephnet_sync_rounds", "Anti-entropy sync rounds run", value=counts.sync_rounds
+        )
+        yield CounterMetricFamily(
+            "alephnet_sync_pulled", "Messages pulled from peers by sync", value=counts.sync_pulled
+        )
+        yield CounterMetricFamily(
+            "alephnet_sync_peer_failures",
+            "Sync rounds with a peer that failed (down, or answering nonsense)",
+            value=counts.sync_peer_failures,
         )
 
 

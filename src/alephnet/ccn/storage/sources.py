@@ -1,9 +1,8 @@
 """Where the files of STORE messages come from.
 
-A STORE message can only be processed once its file is in the local store. Today the only
-source is the store itself (the file was uploaded to this node); fetching from peer nodes and
-from IPFS comes with the network issue, as other `FileSource` implementations that download
-into the store and then answer like `LocalFiles`.
+A STORE message can only be processed once its file is in the local store. `LocalFiles` knows
+the store alone (the file was uploaded to this node); `peer_files.PeerFiles` downloads from peer
+nodes into the store and then answers like it. IPFS would be one more such source.
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""One peer's sync routes and messages, with every answer validated: a peer that is down or
+answers garbage raises `PeerError`, the one failure the reconciler has to handle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from alephnet.ccn.db.accessors.sync import ReplicatedHash
+from alephnet.ccn.sync.digest import Bucket, TimeRange
+from alephnet.protocol.enums import MessageStatus
+
+LIVE_STATUSES = frozenset({MessageStatus.PROCESSED.value, MessageStatus.REMOVING.value})
+
+
+class PeerError(Exception):
+    """The peer could not be reached, or its answer makes no sense."""
+
+
+class _DigestAnswer(BaseModel):
+    buckets: list[tuple[int, str]]
+
+
+class _HashesAnswer(BaseModel):
+    hashes: list[tuple[str, float, bool]]
+    truncated: bool
+
+
+class _MessageAnswer(BaseModel):
+    status: str
+    message: dict[str, Any] | None = None
+
+
+@contextmanager
+def _peer_errors(peer: str) -> Iterator[None]:
+    """Transport failures, HTTP error statuses and malformed bodies, as PeerError."""
+    try:
+        yield
+    except (httpx.HTTPError, ValidationError, ValueError) as error:
+        raise PeerError(f"{peer}: {error}") from error
+
+
+class PeerApi:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self.requests = 0
+
+    async def digest(self, span: TimeRange, parts: int) -> list[Bucket]:
+        params = {"start": span.start, "end": span.end, "buckets": parts}
+        answer = _DigestAnswer.model_validate(await self._get("/api/v0/sync/digest", params))
+        if len(answer.buckets) != parts:
+            raise PeerError(f"{self._http.base_url}: {len(answer.buckets)} buckets, not {parts}")
+        return [Bucket(count, digest) for count, digest in answer.buckets]
+
+    async def hashes(self, span: TimeRange) -> list[ReplicatedHash]:
+        params = {"start": span.start, "end": span.end}
+        answer = _HashesAnswer.model_validate(await self._get("/api/v0/sync/hashes", params))
+        return [ReplicatedHash(*row) for row in answer.hashes]
+
+    async def message(self, item_hash: str) -> dict[str, Any] | None:
+        """The signed message, if the peer holds it live (a forgotten one has no content)."""
+        answer = _MessageAnswer.model_validate(await self._get(f"/api/v0/messages/{item_hash}"))
+        return answer.message if answer.status in LIVE_STATUSES else None
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        self.requests += 1
+        with _peer_errors(str(self._http.base_url)):
+            response = await self._http.get(path, params=params)
+            response.raise_for_status()
+            return response.json()

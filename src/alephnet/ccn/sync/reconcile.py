@@ -1,0 +1,150 @@
+"""The client side of anti-entropy sync: find what a peer holds that this node lacks, pull it.
+
+A round with one peer compares the digest of the whole time range; while a bucket differs and
+the peer holds too many messages in it to list, it is split into `fanout` buckets and compared
+again; a differing bucket small enough is listed, and the hashes missing here are read from
+the peer and submitted to the intake, to be verified and processed like any message. Nodes
+that agree exchange one small request per round. Pulling is one-way: a peer that lacks what
+this node has pulls it in its own round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from alephnet.ccn.db.accessors.status import get_statuses
+from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_hashes
+from alephnet.ccn.db.engine import SessionFactory
+from alephnet.ccn.peer_http import ClientFactory
+from alephnet.ccn.pipeline.intake import MessageIntake
+from alephnet.ccn.sync.digest import FULL_RANGE, Bucket, TimeRange, digest_buckets
+from alephnet.ccn.sync.peer_api import PeerApi, PeerError
+from alephnet.protocol.enums import MessageStatus
+from alephnet.protocol.errors import MessageError
+from alephnet.protocol.parsing import parse_message
+
+logger = logging.getLogger(__name__)
+
+WANTED_STATUSES = (None, MessageStatus.REJECTED.value)
+"""Local statuses of a hash worth pulling: unknown, or rejected here but live on the peer (a
+dependency, such as a delegation, may have been missing here)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLimits:
+    fanout: int = 16
+    list_threshold: int = 1000
+    """A differing bucket is listed once the peer holds at most this many messages in it."""
+    min_width: float = 1e-3
+    """Buckets narrower than this are listed whatever their count (many messages, one time)."""
+    max_pulls: int = 5000
+    """Messages pulled from one peer per round: a node far behind catches up over rounds."""
+    concurrency: int = 16
+    """Messages read from a peer at once."""
+
+
+DEFAULT_LIMITS = SyncLimits()
+
+
+@dataclass(slots=True)
+class PeerRound:
+    """What one round with one peer did."""
+
+    peer: str
+    requests: int = 0
+    pulled: int = 0
+    unreadable: int = 0
+    """Hashes the peer listed but whose message could not be read or parsed."""
+
+
+class Reconciler:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        intake: MessageIntake,
+        clients: ClientFactory,
+        limits: SyncLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self._sessions = sessions
+        self._intake = intake
+        self._clients = clients
+        self._limits = limits
+
+    async def reconcile(self, peer: str) -> PeerRound:
+        """One round with `peer`; PeerError if it cannot be compared with at all."""
+        report = PeerRound(peer)
+        async with self._clients(peer) as http:
+            api = PeerApi(http)
+            try:
+                await self._walk(api, report)
+            finally:
+                report.requests = api.requests
+        return report
+
+    async def _walk(self, api: PeerApi, report: PeerRound) -> None:
+        """Depth first, oldest bucket first: older messages are the dependencies of newer."""
+        whole = TimeRange(*FULL_RANGE)
+        todo = [(whole, (await api.digest(whole, 1))[0], (await self._digest(whole, 1))[0])]
+        while todo and report.pulled < self._limits.max_pulls:
+            span, theirs, ours = todo.pop()
+            if theirs == ours or theirs.count == 0:
+                continue
+            if theirs.count <= self._limits.list_threshold or span.width <= self._limits.min_width:
+                await self._pull(api, span, report)
+                continue
+            fanout = self._limits.fanout
+            parts = zip(
+                span.split(fanout),
+                await api.digest(span, fanout),
+                await self._digest(span, fanout),
+                strict=True,
+            )
+            todo.extend(reversed(list(parts)))
+
+    async def _digest(self, span: TimeRange, parts: int) -> list[Bucket]:
+        async with self._sessions() as session:
+            rows = await replicated_hashes(session, span.start, span.end)
+        return digest_buckets(
+            ((row.item_hash, row.time) for row in rows), span.start, span.end, parts
+        )
+
+    async def _pull(self, api: PeerApi, span: TimeRange, report: PeerRound) -> None:
+        wanted = await self._wanted(await api.hashes(span))
+        wanted = wanted[: self._limits.max_pulls - report.pulled]
+        semaphore = asyncio.Semaphore(self._limits.concurrency)
+
+        async def pull_one(item_hash: str) -> bool:
+            async with semaphore:
+                return await self._pull_one(api, item_hash)
+
+        results = await asyncio.gather(*(pull_one(item_hash) for item_hash in wanted))
+        report.pulled += sum(results)
+        report.unreadable += len(results) - sum(results)
+
+    async def _wanted(self, listed: Iterable[ReplicatedHash]) -> list[str]:
+        """The peer's live hashes that this node misses. A hash forgotten on the peer is not
+        pulled: its FORGET, live on the peer, is listed in its own bucket and pulled there."""
+        live = [entry.item_hash for entry in listed if not entry.forgotten]
+        async with self._sessions() as session:
+            statuses = await get_statuses(session, live)
+        return [item_hash for item_hash in live if statuses.get(item_hash) in WANTED_STATUSES]
+
+    async def _pull_one(self, api: PeerApi, item_hash: str) -> bool:
+        """Read one message from the peer and queue it (submissions made at once share a
+        commit); a message the peer cannot give, or gives wrong, is skipped."""
+        try:
+            raw = await api.message(item_hash)
+            if raw is None:
+                return False
+            message = parse_message(raw)
+        except (PeerError, MessageError) as error:
+            logger.warning("sync: %s unreadable: %s", item_hash, error)
+            return False
+        if message.item_hash != item_hash:
+            logger.warning("sync: asked for %s, got %s", item_hash, message.item_hash)
+            return False
+        await self._intake.submit(message, origin="sync")
+        return True

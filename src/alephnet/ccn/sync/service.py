@@ -1,0 +1,69 @@
+"""The sync loop: every `interval` seconds, one reconcile round with each peer in turn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alephnet.ccn.sync.peer_api import PeerError
+from alephnet.ccn.sync.reconcile import PeerRound, Reconciler
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SyncCounts:
+    """Totals since start, for the metrics."""
+
+    rounds: int = 0
+    pulled: int = 0
+    peer_failures: int = 0
+
+
+class SyncService:
+    def __init__(self, reconciler: Reconciler, peers: Sequence[str], interval: float) -> None:
+        self._reconciler = reconciler
+        self._peers = list(peers)
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.counts = SyncCounts()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name="sync")
+
+    async def stop(self) -> None:
+        """Cancel the round in progress: what it submitted is committed, the rest waits for the
+        next start."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def run_round(self) -> list[PeerRound]:
+        """Reconcile with every peer once; a failing peer is logged and retried next round."""
+        reports = []
+        for peer in self._peers:
+            try:
+                report = await self._reconciler.reconcile(peer)
+            except PeerError as error:
+                self.counts.peer_failures += 1
+                logger.warning("sync with %s failed: %s", peer, error)
+                continue
+            self.counts.pulled += report.pulled
+            if report.pulled:
+                logger.info("sync: %d message(s) pulled from %s", report.pulled, peer)
+            reports.append(report)
+        self.counts.rounds += 1
+        return reports
+
+    async def _run_forever(self) -> None:
+        """The first round waits one interval too: a node just started has its API to bring up."""
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.run_round()
+            except Exception:
+                logger.exception("sync round failed; next round in %s s", self._interval)

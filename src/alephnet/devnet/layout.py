@@ -1,0 +1,100 @@
+"""Where a devnet keeps everything, and which ports its nodes listen on.
+
+```
+DIR/
+  devnet.json      state of the running devnet (pids, ports, URLs, wallet): see `state.py`
+  keys/devnet.json the dev wallet (an ETH key file, the key store's default)
+  ccn-1/           node 1's data (database, files)
+  ccn-1.toml       node 1's settings: the other nodes as its sync peers
+  ccn-1.log        node 1's output
+  ccn-2/ ...
+```
+
+Node i listens on `base_port + i - 1`, so node 1 gets the base port: 4024 by default, the
+node the SDK and the CLI talk to when no `--api-url` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIR = Path(".alephnet/devnet")
+DEFAULT_BASE_PORT = 4024
+DEFAULT_CCNS = 3
+HOST = "127.0.0.1"
+WALLET_NAME = "devnet"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLayout:
+    name: str
+    port: int
+    data_dir: Path
+    config_file: Path
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DevnetLayout:
+    root: Path
+    ccns: int = DEFAULT_CCNS
+    base_port: int = DEFAULT_BASE_PORT
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "devnet.json"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def nodes(self) -> list[NodeLayout]:
+        return [self._node(index) for index in range(1, self.ccns + 1)]
+
+    def busy_ports(self) -> list[int]:
+        """The nodes' ports something else listens on already: a node would die on them."""
+        return [node.port for node in self.nodes if not _port_is_free(node.port)]
+
+    def write_configs(self) -> None:
+        """One TOML settings file per node naming every other node as a sync peer; rewritten
+        at each start, so a devnet restarted with another --ccns has consistent peers."""
+        nodes = self.nodes
+        for node in nodes:
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            peers = [other.url for other in nodes if other.name != node.name]
+            node.config_file.write_text(_config_text(peers))
+
+    def _node(self, index: int) -> NodeLayout:
+        name = f"ccn-{index}"
+        return NodeLayout(
+            name=name,
+            port=self.base_port + index - 1,
+            data_dir=self.root / name,
+            config_file=self.root / f"{name}.toml",
+            log_file=self.root / f"{name}.log",
+        )
+
+
+def _config_text(peers: list[str]) -> str:
+    # A JSON string of plain URLs is a valid TOML basic string: no TOML writer is needed.
+    listed = ", ".join(json.dumps(peer) for peer in peers)
+    return f"# Written by `alephnet devnet up` at each start: edits are lost.\npeers = [{listed}]\n"
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As uvicorn does: connections of a node just stopped (TIME_WAIT) do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,149 @@
+"""`devnet up`: start the nodes, show them live, stop them all on Ctrl-C or SIGTERM.
+
+The supervisor is the process that owns the nodes. The nodes run in sessions of their own, so
+a Ctrl-C in the terminal reaches the supervisor only: it then stops them the way `devnet down`
+does (SIGTERM, up to 30 s, SIGKILL), so a node always gets its graceful shutdown and is
+stopped exactly once. Whatever ends the supervisor's wait (a signal, a node that fails to
+start, a bug) goes through the same `finally`: no node is left behind and the state file goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.live import Live
+
+from alephnet.devnet.control import DevnetError, refuse_if_running
+from alephnet.devnet.layout import DevnetLayout
+from alephnet.devnet.processes import CcnProcess, NodeStartError, ProcessId, stop_processes
+from alephnet.devnet.state import (
+    DevnetState,
+    NodeRecord,
+    ProcessRecord,
+    WalletRecord,
+    remove_state,
+    write_state,
+)
+from alephnet.devnet.status import probe_nodes, status_line
+from alephnet.devnet.wallet import ensure_wallet
+from alephnet.sdk.accounts import Account
+
+REFRESH_SECONDS = 1.0
+NODE_LOG_LEVEL = "INFO"
+
+
+def run_devnet(layout: DevnetLayout, console: Console) -> None:
+    """Start the devnet and keep it running until Ctrl-C or SIGTERM; return once it is
+    stopped. Raises `DevnetError` when it cannot start (nothing is left running then)."""
+    refuse_if_running(layout)
+    busy = layout.busy_ports()
+    if busy:
+        raise DevnetError(
+            f"ports {', '.join(map(str, busy))} are in use: stop what listens there, "
+            "or choose other ports with --base-port"
+        )
+    wallet = ensure_wallet(layout.keys_dir)
+    layout.write_configs()
+    nodes = [
+        CcnProcess(node.data_dir, port=node.port, config=node.config_file, log_level=NODE_LOG_LEVEL)
+        for node in layout.nodes
+    ]
+    try:
+        for node in nodes:
+            node.launch()
+        write_state(layout.state_file, _state(layout, nodes, wallet))
+        console.print(f"starting {len(nodes)} CCNs, logs in {layout.root}/ccn-N.log ...")
+        asyncio.run(_serve(layout, nodes, wallet, console))
+    finally:
+        _stop(layout, nodes, console)
+
+
+def _state(layout: DevnetLayout, nodes: Sequence[CcnProcess], wallet: Account) -> DevnetState:
+    assert wallet.path is not None, "the wallet was loaded from its key file"
+    return DevnetState(
+        supervisor=ProcessRecord.of(ProcessId.of(os.getpid())),
+        nodes=[
+            NodeRecord(
+                name=layout_node.name,
+                url=layout_node.url,
+                port=layout_node.port,
+                process=ProcessRecord.of(node.process_id),
+                data_dir=layout_node.data_dir,
+                log_file=layout_node.log_file,
+            )
+            for layout_node, node in zip(layout.nodes, nodes, strict=True)
+        ],
+        wallet=WalletRecord(address=wallet.address, key_file=wallet.path),
+    )
+
+
+async def _serve(
+    layout: DevnetLayout, nodes: Sequence[CcnProcess], wallet: Account, console: Console
+) -> None:
+    """Wait for every node, print where things are, then show the live status line. A stop
+    signal cancels this task, wherever it waits (start-up included)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await asyncio.gather(*(node.wait_until_up() for node in nodes))
+        _print_ready(layout, wallet, console)
+        await _show_status(layout, console)
+    except asyncio.CancelledError:
+        return  # asked to stop: `run_devnet` stops the nodes
+    except NodeStartError as error:
+        raise DevnetError(f"a node did not start: {error}") from error
+
+
+def _print_ready(layout: DevnetLayout, wallet: Account, console: Console) -> None:
+    """Where everything is, one fact per line, never wrapped: URLs and paths get copied."""
+    lines = [
+        f"alephnet devnet: {layout.ccns} CCNs up (state in {layout.state_file})",
+        *(
+            f"  {node.name}  API {node.url}  docs {node.url}/docs  log {node.log_file}"
+            for node in layout.nodes
+        ),
+        f"dev wallet {wallet.address} (funded: nodes count every address as funded until "
+        "payments land)",
+        f"  key file {wallet.path}",
+        f"  sign with it: ALEPHNET_HOME={layout.root} alephnet post send --content '{{\"a\": 1}}'",
+        f"stop with Ctrl-C, or from another terminal: alephnet devnet down --dir {layout.root}",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+async def _show_status(layout: DevnetLayout, console: Console) -> None:
+    """Refresh the one-line status every second, until cancelled."""
+    nodes = layout.nodes
+    try:
+        with Live(console=console, auto_refresh=False) as live:
+            while True:
+                live.update(status_line(await probe_nodes(nodes)), refresh=True)
+                await asyncio.sleep(REFRESH_SECONDS)
+    finally:
+        if not console.is_terminal:
+            console.line()  # Rich ends the last status line on terminals only
+
+
+def _stop(layout: DevnetLayout, nodes: Sequence[CcnProcess], console: Console) -> None:
+    """Stop every node (SIGTERM, then SIGKILL after the timeout) and remove the state file.
+    Signals are ignored meanwhile: a second Ctrl-C must not leave nodes half-stopped."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    running = [node.process_id for node in nodes if node.running]
+    if running:
+        console.print(f"stopping {len(running)} CCNs (at most 30 s) ...")
+    killed = stop_processes(running)
+    for node in nodes:
+        node.reap()
+    remove_state(layout.state_file)
+    if killed:
+        console.print(f"killed nodes that did not stop in time: pids {killed}")
+    console.print("devnet stopped")
