@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,11 @@ class CcnSettings(BaseSettings):
     def load(cls, config_file: Path | None = None, **overrides: Any) -> CcnSettings:
         """Settings from `config_file` (TOML), then the environment, then `overrides`."""
         values = {key: value for key, value in overrides.items() if value is not None}
-        if config_file is None:
+        token = _CONFIG_FILE.set(config_file)
+        try:
             return cls(**values)
-        return _with_toml(config_file)(**values)
+        finally:
+            _CONFIG_FILE.reset(token)
 
     @classmethod
     def settings_customise_sources(
@@ -89,26 +92,12 @@ class CcnSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+        """No `.env` file and no secrets directory: a node's settings are explicit."""
+        config_file = _CONFIG_FILE.get()
+        if config_file is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
 
 
-def _with_toml(config_file: Path) -> type[CcnSettings]:
-    """A settings class whose lowest-priority source is `config_file`."""
-
-    class FileCcnSettings(CcnSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (
-                init_settings,
-                env_settings,
-                TomlConfigSettingsSource(settings_cls, config_file),
-            )
-
-    return FileCcnSettings
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("ccn_config_file", default=None)
+"""The TOML file `CcnSettings.load` reads, for the duration of that call only."""
