@@ -21,7 +21,7 @@ from alephnet.ccn.node import Node
 from alephnet.ccn.peer_http import ClientFactory
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.sync.digest import EMPTY, FULL_RANGE, TimeRange, digest_buckets
-from alephnet.ccn.sync.reconcile import Reconciler, SyncLimits
+from alephnet.ccn.sync.reconcile import RecentAttempts, Reconciler, SyncLimits
 from alephnet.ccn.sync.service import SyncService
 from alephnet.devnet.processes import CcnProcess
 from alephnet.protocol import EvmSigner
@@ -334,3 +334,15 @@ async def _converged(first: str, second: str, bound: float) -> None:
                 return
             await asyncio.sleep(0.2)
     pytest.fail(f"not converged within {bound} s: {digests}")
+
+
+def test_recent_attempts_pause_and_forget_the_oldest() -> None:
+    attempts = RecentAttempts(pause=10.0, capacity=2)
+    assert attempts.due("a", now=0.0)
+    attempts.note("a", now=0.0)
+    assert not attempts.due("a", now=5.0)
+    assert attempts.due("a", now=10.0)
+    attempts.note("b", now=1.0)
+    attempts.note("c", now=2.0)
+    assert attempts.due("a", now=3.0)
+    assert not attempts.due("c", now=3.0)

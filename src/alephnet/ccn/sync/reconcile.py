@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -44,6 +46,11 @@ class SyncLimits:
     """Messages pulled from one peer per round: a node far behind catches up over rounds."""
     concurrency: int = 16
     """Messages read from a peer at once."""
+    retry_pause: float = 600.0
+    """A hash pulled before that is still not here (unreadable, or rejected) is pulled again
+    only after this long: a peer listing junk costs one attempt per pause, not per round."""
+    remembered: int = 100_000
+    """How many such attempts are remembered (the oldest are forgotten first)."""
 
 
 DEFAULT_LIMITS = SyncLimits()
@@ -72,6 +79,7 @@ class Reconciler:
         self._intake = intake
         self._clients = clients
         self._limits = limits
+        self._attempts = RecentAttempts(limits.retry_pause, limits.remembered)
 
     async def reconcile(self, peer: str) -> PeerRound:
         """One round with `peer`; PeerError if it cannot be compared with at all."""
@@ -130,11 +138,17 @@ class Reconciler:
         live = [entry.item_hash for entry in listed if not entry.forgotten]
         async with self._sessions() as session:
             statuses = await get_statuses(session, live)
-        return [item_hash for item_hash in live if statuses.get(item_hash) in WANTED_STATUSES]
+        now = time.monotonic()
+        return [
+            item_hash
+            for item_hash in live
+            if statuses.get(item_hash) in WANTED_STATUSES and self._attempts.due(item_hash, now)
+        ]
 
     async def _pull_one(self, api: PeerApi, item_hash: str) -> bool:
         """Read one message from the peer and queue it (submissions made at once share a
         commit); a message the peer cannot give, or gives wrong, is skipped."""
+        self._attempts.note(item_hash, time.monotonic())
         try:
             raw = await api.message(item_hash)
             if raw is None:
@@ -148,3 +162,23 @@ class Reconciler:
             return False
         await self._intake.submit(message, origin="sync")
         return True
+
+
+class RecentAttempts:
+    """When each hash was last pulled, for the hashes pulled lately: a bounded memory, oldest
+    first out, so that a peer cannot grow it without limit."""
+
+    def __init__(self, pause: float, capacity: int) -> None:
+        self._pause = pause
+        self._capacity = capacity
+        self._last: OrderedDict[str, float] = OrderedDict()
+
+    def due(self, item_hash: str, now: float) -> bool:
+        last = self._last.get(item_hash)
+        return last is None or now - last >= self._pause
+
+    def note(self, item_hash: str, now: float) -> None:
+        self._last[item_hash] = now
+        self._last.move_to_end(item_hash)
+        while len(self._last) > self._capacity:
+            self._last.popitem(last=False)
