@@ -246,7 +246,7 @@ class FakePeer:
             routes=[
                 Route("/api/v0/sync/digest", self._digest),
                 Route("/api/v0/sync/hashes", self._hashes),
-                Route("/api/v0/messages/{item_hash}", self._message),
+                Route("/api/v0/messages.json", self._messages),
             ]
         )
 
@@ -271,12 +271,13 @@ class FakePeer:
             {"hashes": [[item_hash, at, False] for item_hash, at in rows], "truncated": False}
         )
 
-    async def _message(self, request: Request) -> Response:
-        item_hash = request.path_params["item_hash"]
-        if item_hash not in self.messages:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        self.served[item_hash] = self.served.get(item_hash, 0) + 1
-        return JSONResponse({"status": "processed", "message": self.messages[item_hash][1]})
+    async def _messages(self, request: Request) -> Response:
+        """The `hashes=` query of messages.json, the only one sync sends."""
+        asked = request.query_params.get("hashes", "").split(",")
+        served = [item_hash for item_hash in asked if item_hash in self.messages]
+        for item_hash in served:
+            self.served[item_hash] = self.served.get(item_hash, 0) + 1
+        return JSONResponse({"messages": [self.messages[item_hash][1] for item_hash in served]})
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The anti-entropy sync routes: digests of time buckets, and the hashes of one small bucket.
 
 Peers call them to find what they miss (docs/sync.md); the messages themselves are then read
-from `/api/v0/messages/{hash}`, like any client would.
+from `/api/v0/messages.json?hashes=…`, like any client would.
 """
 
 from __future__ import annotations

@@ -12,9 +12,6 @@ from pydantic import BaseModel, ValidationError
 
 from alephnet.ccn.db.accessors.sync import ReplicatedHash
 from alephnet.ccn.sync.digest import Bucket, TimeRange
-from alephnet.protocol.enums import MessageStatus
-
-LIVE_STATUSES = frozenset({MessageStatus.PROCESSED.value, MessageStatus.REMOVING.value})
 
 
 class PeerError(Exception):
@@ -30,9 +27,8 @@ class _HashesAnswer(BaseModel):
     truncated: bool
 
 
-class _MessageAnswer(BaseModel):
-    status: str
-    message: dict[str, Any] | None = None
+class _MessagesAnswer(BaseModel):
+    messages: list[dict[str, Any]]
 
 
 @contextmanager
@@ -61,10 +57,12 @@ class PeerApi:
         answer = _HashesAnswer.model_validate(await self._get("/api/v0/sync/hashes", params))
         return [ReplicatedHash(*row) for row in answer.hashes]
 
-    async def message(self, item_hash: str) -> dict[str, Any] | None:
-        """The signed message, if the peer holds it live (a forgotten one has no content)."""
-        answer = _MessageAnswer.model_validate(await self._get(f"/api/v0/messages/{item_hash}"))
-        return answer.message if answer.status in LIVE_STATUSES else None
+    async def messages(self, item_hashes: list[str]) -> list[dict[str, Any]]:
+        """The signed messages among `item_hashes` that the peer holds live, in one request
+        (the public `messages.json` route, so any Aleph node can be read this way)."""
+        params = {"hashes": ",".join(item_hashes), "pagination": 0}
+        answer = _MessagesAnswer.model_validate(await self._get("/api/v0/messages.json", params))
+        return answer.messages
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         self.requests += 1

@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from alephnet.ccn.db.accessors.status import get_statuses
 from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_hashes
@@ -26,6 +27,7 @@ from alephnet.ccn.sync.digest import FULL_RANGE, Bucket, TimeRange, digest_bucke
 from alephnet.ccn.sync.peer_api import PeerApi, PeerError
 from alephnet.protocol.enums import MessageStatus
 from alephnet.protocol.errors import MessageError
+from alephnet.protocol.message import PendingMessage
 from alephnet.protocol.parsing import parse_message
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,8 @@ class SyncLimits:
     """Buckets narrower than this are listed whatever their count (many messages, one time)."""
     max_pulls: int = 5000
     """Messages pulled from one peer per round: a node far behind catches up over rounds."""
-    concurrency: int = 16
-    """Messages read from a peer at once."""
+    batch: int = 100
+    """Messages read from a peer per request (their hashes go in the query string)."""
     retry_pause: float = 600.0
     """A hash pulled before that is still not here (unreadable, or rejected) is pulled again
     only after this long: a peer listing junk costs one attempt per pause, not per round."""
@@ -122,15 +124,11 @@ class Reconciler:
     async def _pull(self, api: PeerApi, span: TimeRange, report: PeerRound) -> None:
         wanted = await self._wanted(await api.hashes(span))
         wanted = wanted[: self._limits.max_pulls - report.pulled]
-        semaphore = asyncio.Semaphore(self._limits.concurrency)
-
-        async def pull_one(item_hash: str) -> bool:
-            async with semaphore:
-                return await self._pull_one(api, item_hash)
-
-        results = await asyncio.gather(*(pull_one(item_hash) for item_hash in wanted))
-        report.pulled += sum(results)
-        report.unreadable += len(results) - sum(results)
+        for start in range(0, len(wanted), self._limits.batch):
+            batch = wanted[start : start + self._limits.batch]
+            pulled = await self._pull_batch(api, batch)
+            report.pulled += pulled
+            report.unreadable += len(batch) - pulled
 
     async def _wanted(self, listed: Iterable[ReplicatedHash]) -> list[str]:
         """The peer's live hashes that this node misses. A hash forgotten on the peer is not
@@ -145,23 +143,33 @@ class Reconciler:
             if statuses.get(item_hash) in WANTED_STATUSES and self._attempts.due(item_hash, now)
         ]
 
-    async def _pull_one(self, api: PeerApi, item_hash: str) -> bool:
-        """Read one message from the peer and queue it (submissions made at once share a
-        commit); a message the peer cannot give, or gives wrong, is skipped."""
-        self._attempts.note(item_hash, time.monotonic())
+    async def _pull_batch(self, api: PeerApi, item_hashes: list[str]) -> int:
+        """Read messages from the peer in one request and queue them (submitted together, they
+        share a commit); a message the peer cannot give, or gives wrong, is skipped."""
+        now = time.monotonic()
+        for item_hash in item_hashes:
+            self._attempts.note(item_hash, now)
         try:
-            raw = await api.message(item_hash)
-            if raw is None:
-                return False
-            message = parse_message(raw)
-        except (PeerError, MessageError) as error:
-            logger.warning("sync: %s unreadable: %s", item_hash, error)
-            return False
-        if message.item_hash != item_hash:
-            logger.warning("sync: asked for %s, got %s", item_hash, message.item_hash)
-            return False
-        await self._intake.submit(message, origin="sync")
-        return True
+            answers = await api.messages(item_hashes)
+        except PeerError as error:
+            logger.warning("sync: %d messages unreadable: %s", len(item_hashes), error)
+            return 0
+        asked = set(item_hashes)
+        messages = [message for raw in answers if (message := _readable(raw, asked)) is not None]
+        await asyncio.gather(*(self._intake.submit(m, origin="sync") for m in messages))
+        return len(messages)
+
+
+def _readable(raw: dict[str, Any], asked: set[str]) -> PendingMessage | None:
+    try:
+        message = parse_message(raw)
+    except MessageError as error:
+        logger.warning("sync: %s unreadable: %s", raw.get("item_hash"), error)
+        return None
+    if message.item_hash not in asked:
+        logger.warning("sync: got %s, which was not asked for", message.item_hash)
+        return None
+    return message
 
 
 class RecentAttempts:
