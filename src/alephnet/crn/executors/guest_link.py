@@ -1,0 +1,171 @@
+"""The supervisor's end of the frame protocol (`alephnet.crn.guest.frames`).
+
+One reader task takes every frame the guest sends and routes it: READY, CONFIGURED and HALTED
+resolve the matching wait, RESPONSE and FAILURE resolve the request with the same `id`, LOG
+lines go to a callback. Requests are sent concurrently; a request that times out is forgotten
+(its late answer is dropped). When the stream ends, every waiter fails with `GuestGone`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from alephnet.crn.guest.configuration import GuestConfiguration
+from alephnet.crn.guest.frames import Frame, FrameError, FrameType, read_frame, write_frame
+
+logger = logging.getLogger(__name__)
+
+LogCallback = Callable[[str, str], None]
+
+
+class GuestError(Exception):
+    """Base of what can go wrong talking to a guest."""
+
+
+class GuestGone(GuestError):
+    """The guest's stream ended (it exited, crashed or was killed)."""
+
+
+class GuestFailure(GuestError):
+    """The guest reported an error: its program raised, or configuration failed."""
+
+    def __init__(self, error: str, traceback: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.traceback = traceback
+
+
+@dataclass(frozen=True)
+class GuestResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class GuestLink:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_log: LogCallback | None = None,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._on_log = on_log
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Frame]] = {}
+        loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[Frame] = loop.create_future()
+        self._configured: asyncio.Future[Frame] = loop.create_future()
+        self._halted: asyncio.Future[Frame] = loop.create_future()
+        self._write_lock = asyncio.Lock()
+        self._reader_task = asyncio.create_task(self._read_frames(), name="guest-link-reader")
+
+    @property
+    def closed(self) -> bool:
+        return self._reader_task.done()
+
+    async def wait_ready(self, timeout: float) -> str:
+        """The guest runtime's protocol version, once it says it is up."""
+        frame = await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        return str(frame.header.get("version", ""))
+
+    async def configure(
+        self, configuration: GuestConfiguration, code: bytes, timeout: float
+    ) -> None:
+        await self._send(Frame(FrameType.CONFIGURE, configuration.to_header(), code))
+        frame = await asyncio.wait_for(asyncio.shield(self._configured), timeout)
+        if not frame.header.get("success"):
+            raise GuestFailure(
+                str(frame.header.get("error", "configuration failed")),
+                str(frame.header.get("traceback", "")),
+            )
+
+    async def request(self, scope: dict[str, Any], body: bytes, timeout: float) -> GuestResponse:
+        """Run one HTTP request in the guest; `asyncio.TimeoutError` after `timeout` seconds."""
+        request_id = next(self._ids)
+        answer: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = answer
+        try:
+            await self._send(Frame(FrameType.REQUEST, {"id": request_id, "scope": scope}, body))
+            frame = await asyncio.wait_for(answer, timeout)
+        finally:
+            self._pending.pop(request_id, None)
+        if frame.type is FrameType.FAILURE:
+            raise GuestFailure(
+                str(frame.header.get("error", "")), str(frame.header.get("traceback", ""))
+            )
+        headers = [(str(name), str(value)) for name, value in frame.header.get("headers", [])]
+        return GuestResponse(int(frame.header["status"]), headers, frame.body)
+
+    async def halt(self, timeout: float) -> bool:
+        """Ask the guest to shut its program down; True if it confirmed in time."""
+        try:
+            await self._send(Frame(FrameType.HALT))
+            await asyncio.wait_for(asyncio.shield(self._halted), timeout)
+        except (GuestError, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        self._reader_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader_task
+        self._writer.close()
+        with contextlib.suppress(OSError, ConnectionError):
+            await self._writer.wait_closed()
+
+    async def _send(self, frame: Frame) -> None:
+        if self.closed:
+            raise GuestGone("the guest is gone")
+        try:
+            async with self._write_lock:
+                await write_frame(self._writer, frame)
+        except (OSError, ConnectionError) as error:
+            raise GuestGone(f"cannot write to the guest: {error}") from error
+
+    async def _read_frames(self) -> None:
+        reason = "the guest closed its stream"
+        try:
+            while (frame := await read_frame(self._reader)) is not None:
+                self._dispatch(frame)
+        except FrameError as error:
+            reason = f"the guest sent a malformed frame: {error}"
+            logger.warning(reason)
+        except (OSError, ConnectionError) as error:
+            reason = f"the guest's stream broke: {error}"
+        finally:
+            self._fail_waiters(reason)
+
+    def _dispatch(self, frame: Frame) -> None:
+        if frame.type in (FrameType.RESPONSE, FrameType.FAILURE):
+            answer = self._pending.get(int(frame.header.get("id", -1)))
+            if answer is not None and not answer.done():
+                answer.set_result(frame)
+        elif frame.type is FrameType.LOG:
+            if self._on_log is not None:
+                self._on_log(str(frame.header.get("stream", "stdout")), str(frame.header["line"]))
+        else:
+            waiter = {
+                FrameType.READY: self._ready,
+                FrameType.CONFIGURED: self._configured,
+                FrameType.HALTED: self._halted,
+            }.get(frame.type)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(frame)
+
+    def _fail_waiters(self, reason: str) -> None:
+        waiters = [self._ready, self._configured, self._halted, *self._pending.values()]
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(GuestGone(reason))
+        # Retrieve the exceptions nobody awaits, so asyncio does not log them as lost.
+        for waiter in (self._ready, self._configured, self._halted):
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()
