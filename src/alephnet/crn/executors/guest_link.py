@@ -71,6 +71,11 @@ class GuestLink:
     def closed(self) -> bool:
         return self._reader_task.done()
 
+    def set_log_callback(self, on_log: LogCallback | None) -> None:
+        """Send the LOG lines to `on_log` from now on: the supervisor takes them over (for its
+        per-execution log) once the executor hands it the link."""
+        self._on_log = on_log
+
     async def wait_ready(self, timeout: float) -> str:
         """The guest runtime's protocol version, once it says it is up."""
         frame = await asyncio.wait_for(asyncio.shield(self._ready), timeout)
