@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aleph.sdk.chains.ethereum import ETHAccount
 from aleph.sdk.client import AlephHttpClient, AuthenticatedAlephHttpClient
-from aleph_message.models import PostMessage
+from aleph_message.models import InstanceMessage, PostMessage, ProgramMessage
 from aleph_message.status import MessageStatus as TheirStatus
 
 from alephnet.protocol import MessageStatus, validate_message
@@ -66,3 +66,22 @@ def test_the_sync_facade_against_a_node(node: NodeProcess) -> None:
         assert [m.item_hash for m in client.iter_messages(addresses=[client.address])] == [
             published.item_hash
         ]
+
+
+async def test_theirs_parses_the_instances_and_programs_ours_publishes(
+    node: NodeProcess, ours: AuthenticatedAlephClient
+) -> None:
+    image = await ours.create_store(b"a root filesystem image")
+    instance = await ours.create_instance(
+        image.item_hash, rootfs_size=1024, ssh_keys=["ssh-ed25519 AAAA test"], env={"A": "1"}
+    )
+    runtime = await ours.create_store(b"a runtime")
+    program = await ours.create_program(__file__, "main:app", runtime=runtime.item_hash)
+    async with AlephHttpClient(api_server=node.url) as theirs:
+        their_instance = await theirs.get_message(instance.item_hash)
+        their_program = await theirs.get_message(program.item_hash)
+    assert isinstance(their_instance, InstanceMessage)
+    assert their_instance.content.rootfs.parent.ref == image.item_hash
+    assert their_instance.content.authorized_keys == ["ssh-ed25519 AAAA test"]
+    assert isinstance(their_program, ProgramMessage)
+    assert their_program.content.code.ref == program.code.item_hash

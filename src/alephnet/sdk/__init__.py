@@ -1,7 +1,10 @@
 """The alephnet SDK: accounts and key files, an async client for any Aleph `/api/v0` node, and
 a blocking facade over it. See `docs/sdk.md`."""
 
+from alephnet.sdk._download import DownloadProgress
 from alephnet.sdk._filters import MessageFilters, PostFilters
+from alephnet.sdk._instance import DEFAULT_ROOTFS_SIZE_MIB, InstanceSettings
+from alephnet.sdk._lifecycle import ClientState
 from alephnet.sdk._program import DEFAULT_RUNTIME, ProgramSettings
 from alephnet.sdk._uploads import Progress, StorageEngine
 from alephnet.sdk._watch import Connector, MessageSocket
@@ -16,7 +19,8 @@ from alephnet.sdk.accounts import (
     load_account,
 )
 from alephnet.sdk.authenticated import DEFAULT_CHANNEL, MAX_INLINE_SIZE, AuthenticatedAlephClient
-from alephnet.sdk.client import DEFAULT_API_URL, AlephClient, ClientState
+from alephnet.sdk.client import DEFAULT_API_URL, AlephClient
+from alephnet.sdk.crn import DEFAULT_CRN_URL, CrnClient
 from alephnet.sdk.exceptions import (
     AccountError,
     AlephError,
@@ -27,14 +31,25 @@ from alephnet.sdk.exceptions import (
     InvalidResponse,
     MessageRejected,
     NodeUnreachable,
+    NotAuthorized,
     NotFound,
     RequestTimeout,
     ResponseError,
     TransportError,
 )
 from alephnet.sdk.models import (
+    AddressFile,
+    AddressFiles,
+    AggregatePage,
+    AggregateRecord,
+    Authorization,
     Balance,
     Downloaded,
+    Execution,
+    ExecutionNetworking,
+    FileMetadata,
+    LogEntry,
+    MappedPort,
     Message,
     MessageInfo,
     MessagePage,
@@ -43,6 +58,7 @@ from alephnet.sdk.models import (
     PriceEstimate,
     ProgramPublished,
     Published,
+    StoredContent,
 )
 from alephnet.sdk.sync import SyncAlephClient, SyncAuthenticatedAlephClient
 from alephnet.sdk.transport import (
@@ -56,27 +72,42 @@ from alephnet.sdk.transport import (
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_CHANNEL",
+    "DEFAULT_CRN_URL",
+    "DEFAULT_ROOTFS_SIZE_MIB",
     "DEFAULT_RUNTIME",
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_INLINE_SIZE",
     "Account",
     "AccountError",
+    "AddressFile",
+    "AddressFiles",
+    "AggregatePage",
+    "AggregateRecord",
     "AlephClient",
     "AlephError",
     "AsgiTransport",
     "AuthenticatedAlephClient",
+    "Authorization",
     "Balance",
     "ClientState",
     "Connector",
+    "CrnClient",
+    "DownloadProgress",
     "Downloaded",
+    "Execution",
+    "ExecutionNetworking",
+    "FileMetadata",
     "ForgottenMessage",
     "FunctionTransport",
     "HashMismatch",
     "HttpxTransport",
+    "InstanceSettings",
     "InsufficientBalance",
     "InvalidContent",
     "InvalidResponse",
     "KeyStore",
+    "LogEntry",
+    "MappedPort",
     "Message",
     "MessageFilters",
     "MessageInfo",
@@ -84,6 +115,7 @@ __all__ = [
     "MessageRejected",
     "MessageSocket",
     "NodeUnreachable",
+    "NotAuthorized",
     "NotFound",
     "Post",
     "PostFilters",
@@ -96,6 +128,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseError",
     "StorageEngine",
+    "StoredContent",
     "StoredKey",
     "SyncAlephClient",
     "SyncAuthenticatedAlephClient",

@@ -4,12 +4,17 @@ A download to a path writes `<path>.part` and renames it once the bytes are veri
 file at `path` is always whole and right. When a `.part` file exists, its bytes are hashed
 again and only the rest is asked for (`Range: bytes=N-`); a node that ignores the range (200)
 sends everything again and the partial file is discarded.
+
+`progress(received, total)` is called after each chunk; both count from the start of the file,
+so a resumed download starts at the bytes it already had. `total` is None when the node does not
+say how long the file is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +28,9 @@ from alephnet.sdk.transport import Transport
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 1 << 20
+
+DownloadProgress = Callable[[int, int | None], None]
+"""Called with (bytes received, total bytes or None) as a download goes."""
 
 
 class Digest:
@@ -66,16 +74,20 @@ def raw_path(file_hash: str) -> str:
     return f"/api/v0/storage/raw/{file_hash}"
 
 
-async def download_to_sink(transport: Transport, file_hash: str, sink: Sink) -> int:
+async def download_to_sink(
+    transport: Transport, file_hash: str, sink: Sink, progress: DownloadProgress | None = None
+) -> int:
     """Stream the file into `sink`; raise `HashMismatch` once all is written if it is wrong."""
     digest = Digest(file_hash)
     response = await transport.request("GET", raw_path(file_hash), stream=True)
-    size = await _copy(response, digest, sink)
+    size = await _copy(response, digest, sink, progress)
     digest.check()
     return size
 
 
-async def download_to_path(transport: Transport, file_hash: str, path: Path) -> Downloaded:
+async def download_to_path(
+    transport: Transport, file_hash: str, path: Path, progress: DownloadProgress | None = None
+) -> Downloaded:
     digest = Digest(file_hash)
     partial = path.with_name(path.name + ".part")
     offset = _rehash(partial, digest)
@@ -87,7 +99,7 @@ async def download_to_path(transport: Transport, file_hash: str, path: Path) -> 
         if offset and response.status_code != 206:
             digest, offset = Digest(file_hash), 0
         with partial.open("ab" if offset else "wb") as sink:
-            await _copy(response, digest, sink)
+            await _copy(response, digest, sink, progress, offset)
     try:
         digest.check()
     except HashMismatch:
@@ -97,8 +109,16 @@ async def download_to_path(transport: Transport, file_hash: str, path: Path) -> 
     return Downloaded(path=path, size=path.stat().st_size, resumed_from=offset)
 
 
-async def _copy(response: httpx.Response, digest: Digest, sink: Sink) -> int:
+async def _copy(
+    response: httpx.Response,
+    digest: Digest,
+    sink: Sink,
+    progress: DownloadProgress | None,
+    start: int = 0,
+) -> int:
+    """Copy the body into `sink`; the count returned is of this response's bytes only."""
     await check_streamed(response)
+    total = _total_length(response, start)
     size = 0
     try:
         with map_transport_errors(str(response.request.url)):
@@ -106,9 +126,20 @@ async def _copy(response: httpx.Response, digest: Digest, sink: Sink) -> int:
                 digest.update(chunk)
                 sink.write(chunk)
                 size += len(chunk)
+                if progress is not None:
+                    progress(start + size, total)
     finally:
         await response.aclose()
     return size
+
+
+def _total_length(response: httpx.Response, start: int) -> int | None:
+    """The whole file's size: `Content-Range` of a 206 names it, else the body's length."""
+    content_range = response.headers.get("content-range", "")
+    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    length = response.headers.get("content-length", "")
+    return start + int(length) if length.isdigit() else None
 
 
 def _rehash(partial: Path, digest: Digest) -> int:

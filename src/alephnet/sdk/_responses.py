@@ -11,6 +11,7 @@ from alephnet.sdk.exceptions import (
     InsufficientBalance,
     InvalidResponse,
     MessageRejected,
+    NotAuthorized,
     NotFound,
     ResponseError,
 )
@@ -21,10 +22,16 @@ BALANCE_INSUFFICIENT = 5
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The JSON body of a successful answer; a 404 is `NotFound`, any other failure a
-    `ResponseError` carrying the node's own `error` text."""
+    """The JSON body of a successful answer; a 404 is `NotFound`, a 401/403 `NotAuthorized`,
+    any other failure a `ResponseError` carrying the node's own `error` text."""
     if response.status_code == 404:
         raise NotFound(f"{response.request.url}: {_error_text(response)}")
+    if response.status_code in (401, 403):
+        raise NotAuthorized(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {_error_text(response)}",
+            response.status_code,
+        )
     if response.status_code >= 400:
         raise ResponseError(
             f"{response.request.method} {response.request.url} answered "
@@ -71,13 +78,20 @@ def _amounts(details: Any) -> tuple[float | None, float | None]:
         return None, None
 
 
+def check_status(response: httpx.Response) -> None:
+    """`json_body`'s errors, for answers whose body is not JSON (a CRN's plain-text replies)."""
+    if response.status_code >= 400:
+        json_body(response)
+
+
 def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
         return response.text[:500]
-    if isinstance(body, dict) and "error" in body:
-        return str(body["error"])
+    for key in ("error", "detail"):  # the Aleph API's key, then FastAPI's
+        if isinstance(body, dict) and key in body:
+            return str(body[key])
     return str(body)[:500]
 
 

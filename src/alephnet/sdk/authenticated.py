@@ -25,6 +25,7 @@ from alephnet.protocol.content import (
     StoreContent,
 )
 from alephnet.protocol.enums import ItemType, MessageStatus
+from alephnet.sdk._instance import InstanceSettings, instance_content
 from alephnet.sdk._program import ProgramSettings, code_archive, program_content
 from alephnet.sdk._responses import json_body, rejection
 from alephnet.sdk._uploads import (
@@ -36,13 +37,12 @@ from alephnet.sdk._uploads import (
     open_source,
 )
 from alephnet.sdk.accounts import Account
-from alephnet.sdk.client import AlephClient
+from alephnet.sdk.client import SECURITY_KEY, AlephClient
 from alephnet.sdk.exceptions import InvalidResponse, NotFound, content_errors
 from alephnet.sdk.models import ProgramPublished, Published
 
 DEFAULT_CHANNEL = "ALEPHNET"
 MAX_INLINE_SIZE = 50_000
-SECURITY_KEY = "security"
 ACCEPTED = {200: MessageStatus.PROCESSED, 202: MessageStatus.PENDING}
 
 
@@ -170,6 +170,22 @@ class AuthenticatedAlephClient(AlephClient):
         )
         published = await self._publish(MessageType.PROGRAM, content, channel, sync)
         return ProgramPublished(**published.model_dump(), code=stored)
+
+    async def create_instance(
+        self,
+        rootfs: str,
+        *,
+        channel: str | None = None,
+        sync: bool = True,
+        **settings: Any,
+    ) -> Published:
+        """Publish an INSTANCE: a VM whose disk is a copy of the image kept by the STORE
+        message `rootfs`. `settings` are `InstanceSettings` fields: rootfs_size (MiB), memory,
+        vcpus, timeout_seconds, ssh_keys, env, volumes, internet, aleph_api, hypervisor,
+        allow_amend, metadata, requirements. Paid by holding tokens on the account's chain."""
+        instance = InstanceSettings(rootfs=rootfs, **settings)
+        content = instance_content(instance, self.address, self.signer.chain, time.time())
+        return await self._publish(MessageType.INSTANCE, content, channel, sync)
 
     # --- forgetting and delegation -----------------------------------------------------
 

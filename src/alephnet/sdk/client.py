@@ -9,13 +9,17 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import AsyncIterator, Iterable
-from enum import Enum
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, Unpack, overload
 
 from alephnet.protocol.enums import MessageStatus
-from alephnet.sdk._download import Sink, download_to_path, download_to_sink
+from alephnet.sdk._download import (
+    DownloadProgress,
+    Sink,
+    download_to_path,
+    download_to_sink,
+    raw_path,
+)
 from alephnet.sdk._filters import (
     MESSAGE_FILTERS,
     POST_FILTERS,
@@ -23,17 +27,23 @@ from alephnet.sdk._filters import (
     PostFilters,
     query_params,
 )
+from alephnet.sdk._lifecycle import TransportOwner
 from alephnet.sdk._responses import json_body, parse
 from alephnet.sdk._watch import Connector, connect_websocket, watch, websocket_url
 from alephnet.sdk.exceptions import ForgottenMessage, InvalidResponse, MessageRejected, NotFound
 from alephnet.sdk.models import (
+    AddressFiles,
+    AggregatePage,
+    Authorization,
     Balance,
     Downloaded,
+    FileMetadata,
     Message,
     MessageInfo,
     MessagePage,
     PostPage,
     PriceEstimate,
+    StoredContent,
 )
 from alephnet.sdk.transport import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -48,15 +58,11 @@ DEFAULT_PAGE_SIZE = 20
 CURSOR_PAGE_SIZE = 200
 """The most a node answers per cursor page."""
 ERASED_STATUSES = (MessageStatus.FORGOTTEN, MessageStatus.REMOVED)
+SECURITY_KEY = "security"
+"""The aggregate key where an address lists who may write for it."""
 
 
-class ClientState(Enum):
-    UNOPENED = 1
-    OPENED = 2
-    CLOSED = 3
-
-
-class AlephClient:
+class AlephClient(TransportOwner):
     """Reads messages, posts, aggregates, files and balances from one node."""
 
     def __init__(
@@ -68,33 +74,13 @@ class AlephClient:
         websocket_connector: Connector = connect_websocket,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self.transport = transport or HttpxTransport(self.api_url, timeout=timeout)
+        super().__init__(transport or HttpxTransport(self.api_url, timeout=timeout))
         self.websocket_connector = websocket_connector
-        self.state = ClientState.UNOPENED
 
     @classmethod
     def for_app(cls, app: Any, **options: Any) -> Self:
         """A client of an ASGI app (a node built by `create_app`) in this process."""
         return cls(transport=AsgiTransport(app), **options)
-
-    async def __aenter__(self) -> Self:
-        if self.state is not ClientState.UNOPENED:
-            raise RuntimeError(f"a client is opened once; this one is {self.state.name.lower()}")
-        self.state = ClientState.OPENED
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self.state is not ClientState.CLOSED:
-            self.state = ClientState.CLOSED
-            await self.transport.aclose()
 
     # --- messages ----------------------------------------------------------------------
 
@@ -177,30 +163,110 @@ class AlephClient:
             raise NotFound(f"{address} has no aggregate {key!r}")
         return data[key]
 
+    async def list_aggregates(
+        self,
+        *,
+        keys: Iterable[str] = (),
+        addresses: Iterable[str] = (),
+        page: int = 1,
+        pagination: int = DEFAULT_PAGE_SIZE,
+    ) -> AggregatePage:
+        """Aggregates of any address (or of `addresses`), newest change first."""
+        params: dict[str, str | int] = {"page": page, "pagination": pagination}
+        if keys := ",".join(keys):
+            params["keys"] = keys
+        if addresses := ",".join(addresses):
+            params["addresses"] = addresses
+        body = await self._get("/api/v0/aggregates.json", params)
+        return parse(AggregatePage, body, "aggregates")
+
+    async def get_authorizations(self, address: str) -> list[Authorization]:
+        """Who may write for `address` (its `security` aggregate); empty when nobody may."""
+        try:
+            security = await self.fetch_aggregate(address, SECURITY_KEY)
+        except NotFound:
+            return []
+        entries = security.get("authorizations", []) if isinstance(security, dict) else []
+        return [
+            parse(Authorization, entry, f"the authorizations of {address}")
+            for entry in entries
+            if isinstance(entry, dict) and "address" in entry
+        ]
+
     # --- files -------------------------------------------------------------------------
 
     @overload
-    async def download_file(self, file_hash: str, destination: None = None) -> bytes: ...
+    async def download_file(
+        self,
+        file_hash: str,
+        destination: None = None,
+        *,
+        progress: DownloadProgress | None = None,
+    ) -> bytes: ...
     @overload
     async def download_file(
-        self, file_hash: str, destination: str | os.PathLike[str]
+        self,
+        file_hash: str,
+        destination: str | os.PathLike[str],
+        *,
+        progress: DownloadProgress | None = None,
     ) -> Downloaded: ...
     @overload
-    async def download_file(self, file_hash: str, destination: Sink) -> int: ...
+    async def download_file(
+        self, file_hash: str, destination: Sink, *, progress: DownloadProgress | None = None
+    ) -> int: ...
 
     async def download_file(
-        self, file_hash: str, destination: str | os.PathLike[str] | Sink | None = None
+        self,
+        file_hash: str,
+        destination: str | os.PathLike[str] | Sink | None = None,
+        *,
+        progress: DownloadProgress | None = None,
     ) -> bytes | Downloaded | int:
         """The file named by `file_hash` (sha256 or CID), verified: in memory (bytes), into a
-        writable stream (the byte count), or to a path (resumed if a `.part` file is there).
-        `HashMismatch` if the node sends other bytes."""
+        writable stream (the byte count), or to a path (resumed with an HTTP range if a `.part`
+        file is there). `progress(received, total)` follows the transfer. `HashMismatch` if the
+        node sends other bytes."""
         if destination is None:
             buffer = io.BytesIO()
-            await download_to_sink(self.transport, file_hash, buffer)
+            await download_to_sink(self.transport, file_hash, buffer, progress)
             return buffer.getvalue()
         if isinstance(destination, str | os.PathLike):
-            return await download_to_path(self.transport, file_hash, Path(destination))
-        return await download_to_sink(self.transport, file_hash, destination)
+            return await download_to_path(self.transport, file_hash, Path(destination), progress)
+        return await download_to_sink(self.transport, file_hash, destination, progress)
+
+    async def get_file_metadata(self, file_hash: str) -> FileMetadata:
+        """Size and kind of a file the node holds; `NotFound` when it holds none by that hash."""
+        body = await self._get(f"/api/v0/storage/metadata/{file_hash}")
+        return parse(FileMetadata, body, "file metadata")
+
+    async def get_stored_content(self, store_hash: str) -> StoredContent:
+        """The file a STORE message keeps, with its name and where to download it."""
+        message = (await self.get_message(store_hash)).message
+        content = message.content if message is not None else None
+        if message is None or message.type != "STORE" or not isinstance(content, dict):
+            raise InvalidResponse(f"{store_hash} is not a STORE message")
+        metadata = content.get("metadata")
+        return parse(
+            StoredContent,
+            {
+                "store_hash": store_hash,
+                "file_hash": content.get("item_hash"),
+                "engine": content.get("item_type"),
+                "size": content.get("size"),
+                "filename": metadata.get("name") if isinstance(metadata, dict) else None,
+                "url": self.api_url + raw_path(str(content.get("item_hash"))),
+            },
+            f"the STORE message {store_hash}",
+        )
+
+    async def get_address_files(
+        self, address: str, *, page: int = 1, pagination: int = 100
+    ) -> AddressFiles:
+        """The files `address` keeps, newest first; `NotFound` when it keeps none."""
+        params = {"page": page, "pagination": pagination}
+        body = await self._get(f"/api/v0/addresses/{address}/files", params)
+        return parse(AddressFiles, body, f"the files of {address}")
 
     # --- accounts and costs ------------------------------------------------------------
 

@@ -7,7 +7,8 @@ AlephError
 │   ├── NodeUnreachable(url)     connection refused, DNS failure, connection dropped
 │   └── RequestTimeout(url)      no answer in time
 ├── ResponseError(status_code)   the node answered, but not with what was asked for
-│   ├── NotFound                 404: no such message, aggregate key, file
+│   ├── NotFound                 404: no such message, aggregate key, file, VM
+│   ├── NotAuthorized            401/403: the node wants proof of ownership that was not given
 │   └── InvalidResponse          not JSON, or JSON of an unexpected shape
 ├── MessageRejected(item_hash, error_code, details)
 │   └── InsufficientBalance(required, available)
@@ -68,6 +69,10 @@ class ResponseError(AlephError):
 class NotFound(ResponseError):
     def __init__(self, text: str) -> None:
         super().__init__(text, 404)
+
+
+class NotAuthorized(ResponseError):
+    """A CRN refused an owner operation: no valid signature, or the signer does not own the VM."""
 
 
 class InvalidResponse(ResponseError):

@@ -138,3 +138,121 @@ class Downloaded(_Model):
     path: Path
     size: int
     resumed_from: int = 0
+
+
+class FileMetadata(_Model):
+    """`GET /storage/metadata/{hash}`: what the node holds of a file, without its bytes."""
+
+    file_hash: str
+    size: int
+    type: str | None = None
+    download_url: str | None = None
+
+
+class StoredContent(_Model):
+    """The file a STORE message keeps: its name (the STORE's `metadata.name`), hash and URL."""
+
+    store_hash: str
+    file_hash: str
+    engine: str
+    size: int | None = None
+    filename: str | None = None
+    url: str
+
+
+class AddressFile(_Model):
+    file_hash: str
+    size: int
+    type: str | None = None
+    created: float
+    item_hash: str
+
+    _epoch = field_validator("created", mode="before")(to_epoch)
+
+
+class AddressFiles(_Model):
+    """`GET /addresses/{address}/files`: the files an address keeps with STORE messages."""
+
+    address: str
+    total_size: int
+    files: list[AddressFile]
+    page: int = Field(alias="pagination_page")
+    total: int = Field(alias="pagination_total")
+    per_page: int = Field(alias="pagination_per_page")
+
+
+class AggregateRecord(_Model):
+    address: str
+    key: str
+    content: Any = None
+    created: float | None = None
+    last_updated: float | None = None
+
+    _epoch = field_validator("created", "last_updated", mode="before")(to_epoch)
+
+
+class AggregatePage(_Model):
+    aggregates: list[AggregateRecord]
+    page: int = Field(alias="pagination_page")
+    total: int = Field(alias="pagination_total")
+    per_page: int = Field(alias="pagination_per_page")
+
+
+class Authorization(_Model):
+    """One entry of an address's `security` aggregate: what `address` may write for it (an
+    empty list allows everything of that kind)."""
+
+    address: str
+    chain: str | None = None
+    types: list[str] = []
+    channels: list[str] = []
+    post_types: list[str] = []
+    aggregate_keys: list[str] = []
+
+
+# --- compute nodes (CRN) -----------------------------------------------------------------
+
+
+class MappedPort(_Model):
+    """A VM port reachable from outside on the CRN host's port `host`."""
+
+    host: int
+    tcp: bool = True
+    udp: bool = False
+
+
+class ExecutionNetworking(_Model):
+    ipv4_ip: str | None = None
+    ipv4_network: str | None = None
+    host_ipv4: str | None = None
+    ipv6_ip: str | None = None
+    ipv6_network: str | None = None
+    mapped_ports: dict[str, MappedPort] = {}
+
+
+class Execution(_Model):
+    """A program or instance a CRN runs or ran (`/v2/about/executions/list`)."""
+
+    item_hash: str
+    running: bool = False
+    vm_type: str | None = None
+    networking: ExecutionNetworking = ExecutionNetworking()
+    status: dict[str, Any] | None = None
+
+
+class LogEntry(_Model):
+    """One line a VM printed, as a CRN serves it (journald's field names)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    message: str = Field(alias="MESSAGE")
+    stream: str = Field(default="stdout", alias="file")
+    time: float | None = Field(default=None, alias="__REALTIME_TIMESTAMP")
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        """journald counts microseconds since the epoch (as a string); ISO times pass too."""
+        if (isinstance(value, str) and value.isdigit()) or isinstance(value, int):
+            return int(value) / 1_000_000
+        return to_epoch(value)
