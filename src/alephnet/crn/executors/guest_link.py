@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ from alephnet.crn.guest.frames import Frame, FrameError, FrameType, read_frame, 
 logger = logging.getLogger(__name__)
 
 LogCallback = Callable[[str, str], None]
+# LOG lines kept while no callback is set (an executor starts the link before the supervisor
+# takes its lines over, and the first lines often say why a start failed).
+EARLY_LOG_LINES = 1000
 
 
 class GuestError(Exception):
@@ -58,6 +62,7 @@ class GuestLink:
         self._reader = reader
         self._writer = writer
         self._on_log = on_log
+        self._early_lines: deque[tuple[str, str]] = deque(maxlen=EARLY_LOG_LINES)
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Frame]] = {}
         loop = asyncio.get_running_loop()
@@ -73,8 +78,11 @@ class GuestLink:
 
     def set_log_callback(self, on_log: LogCallback | None) -> None:
         """Send the LOG lines to `on_log` from now on: the supervisor takes them over (for its
-        per-execution log) once the executor hands it the link."""
+        per-execution log) once the executor hands it the link. Lines that arrived while no
+        callback was set are replayed to it first."""
         self._on_log = on_log
+        while on_log is not None and self._early_lines:
+            on_log(*self._early_lines.popleft())
 
     async def wait_ready(self, timeout: float) -> str:
         """The guest runtime's protocol version, once it says it is up."""
@@ -154,8 +162,11 @@ class GuestLink:
             if answer is not None and not answer.done():
                 answer.set_result(frame)
         elif frame.type is FrameType.LOG:
-            if self._on_log is not None:
-                self._on_log(str(frame.header.get("stream", "stdout")), str(frame.header["line"]))
+            line = (str(frame.header.get("stream", "stdout")), str(frame.header.get("line", "")))
+            if self._on_log is None:
+                self._early_lines.append(line)
+            else:
+                self._on_log(*line)
         else:
             waiter = {
                 FrameType.READY: self._ready,
