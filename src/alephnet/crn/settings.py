@@ -1,0 +1,113 @@
+"""CRN configuration: defaults < TOML file < environment (`ALEPHNET_CRN_*`) < command line."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ExecutorName = Literal["sandbox", "microvm"]
+
+
+def _default_vcpus() -> int:
+    """The reference over-commits vCPUs four times: programs are mostly idle."""
+    return 4 * (os.cpu_count() or 1)
+
+
+class CrnSettings(BaseSettings):
+    """Every knob of one compute node. Unknown keys are refused: a typo must not silently do
+    nothing."""
+
+    model_config = SettingsConfigDict(env_prefix="ALEPHNET_CRN_", extra="forbid")
+
+    data_dir: Path = Path(".alephnet/crn")
+    host: str = "127.0.0.1"
+    port: int = Field(default=4020, ge=1, le=65535)
+    ccn_url: str = Field(
+        default="http://127.0.0.1:4024", description="the CCN that holds programs and files"
+    )
+    executor: ExecutorName = Field(
+        default="sandbox",
+        description="sandbox (bubblewrap + cgroups, weaker isolation) or microvm (QEMU)",
+    )
+    reuse_timeout: float = Field(
+        default=600.0, ge=0, description="seconds a program stays warm after its last request"
+    )
+    max_concurrent_requests: int = Field(
+        default=32, ge=1, description="requests one program serves at once; others wait"
+    )
+    memory_mib: int = Field(
+        default=8192, ge=1, description="memory (MiB) the programs may use together"
+    )
+    vcpus: int = Field(
+        default_factory=_default_vcpus, ge=1, description="vCPUs the programs may use together"
+    )
+    authorized_allocation_signers: list[str] = Field(
+        default_factory=list,
+        description="addresses allowed to call /control/allocations (the linked CCN's key)",
+    )
+    domain: str = Field(
+        default="localhost", description="programs answer at {hash}.vm.{domain} too"
+    )
+    log_level: str = "INFO"
+    log_lines_per_execution: int = Field(
+        default=1000, ge=1, description="LOG lines kept in memory per execution"
+    )
+    download_timeout: float = Field(default=120.0, gt=0, description="per read from the CCN")
+    restart_backoff_max: float = Field(
+        default=60.0, gt=0, description="longest pause before restarting a crashed program"
+    )
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.data_dir / "volumes"
+
+    @property
+    def executions_dir(self) -> Path:
+        return self.data_dir / "executions"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> CrnSettings:
+        """Settings from `config_file` (TOML), then the environment, then `overrides`."""
+        values = {key: value for key, value in overrides.items() if value is not None}
+        token = _CONFIG_FILE.set(config_file)
+        try:
+            return cls(**values)
+        finally:
+            _CONFIG_FILE.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """No `.env` file and no secrets directory: a node's settings are explicit."""
+        config_file = _CONFIG_FILE.get()
+        if config_file is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("crn_config_file", default=None)
+"""The TOML file `CrnSettings.load` reads, for the duration of that call only."""

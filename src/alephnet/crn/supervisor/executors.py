@@ -1,0 +1,32 @@
+"""The executor the settings name, and the runtime file the node publishes for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from alephnet.crn.executors.base import Executor
+from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.runtime import sandbox_runtime_descriptor
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot run on this host (or is not part of this build); says why."""
+
+
+@dataclass(frozen=True)
+class ExecutorSetup:
+    executor: Executor
+    # The file published as the runtime STORE (see `runtime`); called once at start.
+    runtime_file: Callable[[], Path]
+    # Whether programs need their `runtime.ref` downloaded (the micro-VM boots it).
+    needs_runtime: bool
+
+
+def executor_setup(settings: CrnSettings) -> ExecutorSetup:
+    raise ExecutorUnavailable(f"the {settings.executor} executor is not available in this build")
+
+
+def sandbox_runtime_file(settings: CrnSettings) -> Callable[[], Path]:
+    return lambda: sandbox_runtime_descriptor(settings.data_dir / "runtime")

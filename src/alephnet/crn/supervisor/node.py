@@ -1,0 +1,112 @@
+"""Everything one CRN runs, built and torn down together (the API's lifespan holds it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.ccn_source import CcnSource
+from alephnet.crn.supervisor.executors import ExecutorSetup
+from alephnet.crn.supervisor.metrics import CrnMetrics
+from alephnet.crn.supervisor.node_key import load_or_create_node_key
+from alephnet.crn.supervisor.pool import ExecutionPool
+from alephnet.crn.supervisor.program_spec import ProgramPreparer
+from alephnet.crn.supervisor.runtime import RuntimePublisher
+from alephnet.crn.supervisor.self_check import SelfCheck
+from alephnet.protocol.crn_auth import AllocationReplayGuard
+from alephnet.sdk.accounts import Account
+from alephnet.sdk.authenticated import AuthenticatedAlephClient
+from alephnet.sdk.transport import HttpxTransport
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CrnNode:
+    settings: CrnSettings
+    executor_name: str
+    account: Account
+    source: CcnSource
+    pool: ExecutionPool
+    metrics: CrnMetrics
+    runtime: RuntimePublisher
+    self_check: SelfCheck
+    replay_guard: AllocationReplayGuard
+    login_token: str
+    started_at: float
+
+
+@asynccontextmanager
+async def running_node(
+    settings: CrnSettings,
+    setup: ExecutorSetup,
+    ccn_transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[CrnNode]:
+    """`ccn_transport` reaches the CCN (tests pass an in-process one; default: the network)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    account = load_or_create_node_key(settings.data_dir)
+    timeout = httpx.Timeout(settings.download_timeout, connect=10.0)
+    metrics = CrnMetrics()
+    async with (
+        httpx.AsyncClient(
+            base_url=settings.ccn_url, timeout=timeout, transport=ccn_transport
+        ) as http,
+        AuthenticatedAlephClient(
+            account,
+            transport=HttpxTransport(settings.ccn_url, transport=ccn_transport),
+        ) as publisher,
+    ):
+        source = CcnSource(http, settings.cache_dir)
+        preparer = ProgramPreparer(source, settings, setup.needs_runtime)
+        pool = ExecutionPool(setup.executor, preparer.prepare, settings, metrics)
+        runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
+        node = CrnNode(
+            settings=settings,
+            executor_name=settings.executor,
+            account=account,
+            source=source,
+            pool=pool,
+            metrics=metrics,
+            runtime=runtime,
+            self_check=SelfCheck(
+                publisher, runtime, settings.data_dir / "self-check.json", front_url(settings)
+            ),
+            replay_guard=AllocationReplayGuard(),
+            login_token=_login_token(settings),
+            started_at=time.time(),
+        )
+        logger.info("CRN node address %s, executor %s", account.address, settings.executor)
+        publishing = asyncio.create_task(runtime.publish_until_done(setup.runtime_file()))
+        try:
+            yield node
+        finally:
+            publishing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publishing
+            await pool.close()
+
+
+def front_url(settings: CrnSettings) -> str:
+    """Where the node reaches its own HTTP front (a wildcard address is reached on loopback)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _login_token(settings: CrnSettings) -> str:
+    """The reference's `/about/login` token: random, kept in the data dir, logged at start."""
+    path = settings.data_dir / "login_token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    token = path.read_text().strip()
+    logger.info("login token (for /about/login?token=...): %s", token)
+    return token

@@ -1,0 +1,321 @@
+"""The execution pool: at most one execution per program hash, started on demand.
+
+- Creation is serialised per hash, so concurrent first requests start one guest; programs of
+  other hashes start in parallel.
+- Admission: an execution's memory and vCPUs are reserved from the moment it is admitted
+  (`capacity`), before its guest starts, so concurrent starts cannot over-commit the node.
+- On-demand programs stop `reuse_timeout` seconds after their last request ends.
+- Persistent programs (allocated through `/control/allocations`) never expire; when their guest
+  ends by itself they are restarted after a pause that doubles with each quick crash.
+- `close()` refuses new work and stops every guest: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+from alephnet.crn.executors.base import (
+    Execution,
+    ExecutionSpec,
+    Executor,
+    ExecutorError,
+    ExitReason,
+    VolumeKind,
+)
+from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.capacity import Capacity, Usage, check_admission
+from alephnet.crn.supervisor.errors import (
+    Draining,
+    StartFailed,
+    SupervisorError,
+    TooBusy,
+)
+from alephnet.crn.supervisor.execution import ProgramExecution
+from alephnet.crn.supervisor.logs import ProgramLog
+from alephnet.crn.supervisor.metrics import CrnMetrics
+from alephnet.crn.supervisor.program_spec import PreparedProgram
+
+logger = logging.getLogger(__name__)
+
+Preparer = Callable[[str], Awaitable[PreparedProgram]]
+HISTORY_SIZE = 100
+RESTART_BASE_SECONDS = 1.0
+
+
+@dataclass
+class AllocationResult:
+    successful: list[str] = field(default_factory=list)
+    failing: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class ExecutionPool:
+    def __init__(
+        self, executor: Executor, prepare: Preparer, settings: CrnSettings, metrics: CrnMetrics
+    ) -> None:
+        self._executor = executor
+        self._prepare = prepare
+        self._settings = settings
+        self.metrics = metrics
+        self._capacity = Capacity(settings.memory_mib, settings.vcpus)
+        self.executions: dict[str, ProgramExecution] = {}
+        self.history: OrderedDict[str, ProgramExecution] = OrderedDict()
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._logs: dict[str, ProgramLog] = {}
+        self._allocated: set[str] = set()
+        self._quick_crashes: defaultdict[str, int] = defaultdict(int)
+        self._background: set[asyncio.Task[None]] = set()
+        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._draining = False
+        metrics.count_executions_with(self.running_count)
+
+    # --- queries ----------------------------------------------------------------------
+
+    def running_count(self) -> int:
+        return sum(1 for record in self.executions.values() if record.running)
+
+    def usage(self) -> Usage:
+        return Usage.of(
+            record.resources for record in self.executions.values() if record.resources is not None
+        )
+
+    @property
+    def capacity(self) -> Capacity:
+        return self._capacity
+
+    @property
+    def allocated(self) -> frozenset[str]:
+        return frozenset(self._allocated)
+
+    def log_of(self, vm_hash: str) -> ProgramLog:
+        if vm_hash not in self._logs:
+            path = self._settings.logs_dir / f"{vm_hash}.log"
+            self._logs[vm_hash] = ProgramLog(path, self._settings.log_lines_per_execution)
+        return self._logs[vm_hash]
+
+    # --- starting and serving ---------------------------------------------------------
+
+    async def start(self, vm_hash: str) -> ProgramExecution:
+        """The running execution of `vm_hash`, started if there is none."""
+        if self._draining:
+            raise Draining()
+        current = self.executions.get(vm_hash)
+        if current is not None and current.running:
+            return current
+        async with self._locks[vm_hash]:
+            current = self.executions.get(vm_hash)
+            if current is not None:
+                if current.running:
+                    return current
+                await current.stopped.wait()  # a stop under way: start its successor after it
+            return await self._create(vm_hash)
+
+    @asynccontextmanager
+    async def serving(self, vm_hash: str) -> AsyncIterator[ProgramExecution]:
+        """The execution, held for one request: it cannot expire meanwhile, and at most
+        `max_concurrent_requests` hold it at once (others wait, up to the time limit)."""
+        started = time.monotonic()
+        record = await self.start(vm_hash)
+        limit = record.resources.seconds if record.resources else 0.0
+        try:
+            await asyncio.wait_for(
+                record.slots.acquire(), max(limit - (time.monotonic() - started), 0.001)
+            )
+        except TimeoutError as error:
+            raise TooBusy(f"program {vm_hash} is serving its maximum of requests") from error
+        record.begin_request()
+        try:
+            yield record
+        finally:
+            record.slots.release()
+            record.end_request()
+            if record.active_requests == 0 and record.running and not record.persistent:
+                self._arm_expiry(record)
+
+    async def _create(self, vm_hash: str) -> ProgramExecution:
+        record = ProgramExecution(
+            vm_hash,
+            vm_hash in self._allocated,
+            self._settings.max_concurrent_requests,
+            self.log_of(vm_hash),
+        )
+        clock = time.monotonic()
+        record.times.mark("preparing_at")
+        prepared = await self._prepare(vm_hash)
+        record.prepared = prepared
+        record.times.mark("prepared_at")
+        # No await between the check and the insertion: concurrent starts see the reservation.
+        check_admission(self._capacity, self.usage(), prepared.spec.resources)
+        self.executions[vm_hash] = record
+        record.times.mark("starting_at")
+        try:
+            execution = await self._launch(prepared.spec)
+        except ExecutorError as error:
+            self.executions.pop(vm_hash, None)
+            self.metrics.failures.labels("start").inc()
+            record.log.append("stderr", f"the program failed to start: {error}")
+            raise StartFailed(f"program {vm_hash} failed to start: {error}") from error
+        except BaseException:
+            self.executions.pop(vm_hash, None)
+            raise
+        record.attach(execution)
+        self.metrics.cold_starts.inc()
+        self.metrics.start_seconds.observe(time.monotonic() - clock)
+        self._spawn(self._watch(record, clock))
+        logger.info("started program %s (%s)", vm_hash, record.vm_type)
+        if self._draining:
+            await self._stop(record)
+            raise Draining()
+        return record
+
+    async def _launch(self, spec: ExecutionSpec) -> Execution:
+        shutil.rmtree(spec.work_dir, ignore_errors=True)
+        spec.work_dir.mkdir(parents=True)
+        for volume in spec.volumes:
+            if volume.host_path is not None and volume.kind is VolumeKind.PERSISTENT:
+                volume.host_path.mkdir(parents=True, exist_ok=True)
+        return await self._executor.start(spec)
+
+    # --- stopping ---------------------------------------------------------------------
+
+    async def stop(self, vm_hash: str) -> bool:
+        """Stop the execution of `vm_hash`; False if there was none."""
+        record = self.executions.get(vm_hash)
+        if record is None or not record.started:
+            return False
+        await self._stop(record)
+        return True
+
+    async def erase(self, vm_hash: str) -> None:
+        """Stop the program and delete its persistent volumes."""
+        await self.stop(vm_hash)
+        shutil.rmtree(self._settings.volumes_dir / vm_hash, ignore_errors=True)
+
+    async def reboot(self, vm_hash: str) -> ProgramExecution:
+        await self.stop(vm_hash)
+        return await self.start(vm_hash)
+
+    async def close(self) -> None:
+        """Refuse new work, stop every guest and wait until each is gone."""
+        self._draining = True
+        for task in self._restarts.values():
+            task.cancel()
+        records = [record for record in self.executions.values() if record.started]
+        await asyncio.gather(*(self._stop(record) for record in records), return_exceptions=True)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _stop(self, record: ProgramExecution) -> None:
+        if not record.stop_requested:
+            record.stop_requested = True
+            record.times.mark("stopping_at")
+            record.cancel_expiry()
+            with suppress(Exception):
+                await record.execution.stop()
+        await record.stopped.wait()
+
+    def _arm_expiry(self, record: ProgramExecution) -> None:
+        record.cancel_expiry()
+        record.expiry = asyncio.create_task(self._expire(record), name=f"expiry-{record.vm_hash}")
+
+    async def _expire(self, record: ProgramExecution) -> None:
+        await asyncio.sleep(self._settings.reuse_timeout)
+        logger.info(
+            "program %s idle for %s s: stopping it", record.vm_hash, self._settings.reuse_timeout
+        )
+        await self._stop(record)
+
+    async def _watch(self, record: ProgramExecution, started: float) -> None:
+        """Waits for the guest to end, however it ends, and clears up after it."""
+        try:
+            reason = await record.execution.wait()
+        except Exception:
+            logger.exception("waiting for program %s failed", record.vm_hash)
+            reason = ExitReason.EXITED
+        record.times.mark("stopped_at")
+        record.cancel_expiry()
+        if self.executions.get(record.vm_hash) is record:
+            del self.executions[record.vm_hash]
+        self._remember(record)
+        if record.prepared is not None:
+            shutil.rmtree(record.prepared.spec.work_dir, ignore_errors=True)
+        record.stopped.set()
+        if record.stop_requested:
+            return
+        self.metrics.failures.labels("crash").inc()
+        record.log.append("stderr", f"the program ended by itself ({reason})")
+        logger.warning("program %s ended by itself: %s", record.vm_hash, reason)
+        if record.vm_hash in self._allocated and not self._draining:
+            lived = time.monotonic() - started
+            crashes = self._quick_crashes[record.vm_hash]
+            crashes = 0 if lived > self._settings.restart_backoff_max else crashes + 1
+            self._quick_crashes[record.vm_hash] = crashes
+            self._schedule_restart(record.vm_hash, RESTART_BASE_SECONDS * 2 ** (crashes - 1))
+
+    def _remember(self, record: ProgramExecution) -> None:
+        self.history[record.vm_hash] = record
+        self.history.move_to_end(record.vm_hash)
+        while len(self.history) > HISTORY_SIZE:
+            self.history.popitem(last=False)
+
+    # --- persistent programs ----------------------------------------------------------
+
+    async def allocate(self, persistent: Iterable[str]) -> AllocationResult:
+        """Make the persistent programs exactly `persistent`: stop the others, start these."""
+        wanted = list(dict.fromkeys(persistent))
+        result = AllocationResult()
+        for vm_hash in self._allocated - set(wanted):
+            self._allocated.discard(vm_hash)
+            self._cancel_restart(vm_hash)
+            if await self.stop(vm_hash):
+                result.stopped.append(vm_hash)
+        self._allocated.update(wanted)
+        for vm_hash in wanted:
+            try:
+                record = await self.start(vm_hash)
+            except SupervisorError as error:
+                result.failing.append(vm_hash)
+                result.errors[vm_hash] = error.message
+                continue
+            record.persistent = True
+            record.cancel_expiry()
+            result.successful.append(vm_hash)
+        return result
+
+    def _schedule_restart(self, vm_hash: str, delay: float) -> None:
+        self._cancel_restart(vm_hash)
+        task = asyncio.create_task(self._restart(vm_hash, delay), name=f"restart-{vm_hash}")
+        self._restarts[vm_hash] = task
+
+    async def _restart(self, vm_hash: str, delay: float) -> None:
+        while vm_hash in self._allocated and not self._draining:
+            await asyncio.sleep(delay)
+            try:
+                await self.start(vm_hash)
+            except SupervisorError as error:
+                logger.warning("restarting persistent program %s failed: %s", vm_hash, error)
+                delay = min(
+                    max(delay, RESTART_BASE_SECONDS) * 2, self._settings.restart_backoff_max
+                )
+                continue
+            logger.info("persistent program %s restarted", vm_hash)
+            return
+
+    def _cancel_restart(self, vm_hash: str) -> None:
+        task = self._restarts.pop(vm_hash, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,210 @@
+"""Test doubles for the supervisor: an executor whose guests are coroutines answering the real
+frame protocol over socket pairs (no processes), and programs prepared without a CCN."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from alephnet.crn.executors.base import (
+    CodeSpec,
+    ExecutionSpec,
+    ExecutorError,
+    ExitReason,
+    Resources,
+)
+from alephnet.crn.executors.guest_link import GuestLink
+from alephnet.crn.guest.frames import Frame, FrameType, read_frame, write_frame
+from alephnet.crn.supervisor.program_spec import PreparedProgram
+from alephnet.sdk._program import ProgramSettings, program_content
+
+OWNER = "0x" + "ab" * 20
+CODE_REF = "c0de" * 16
+
+
+def vm_hash_of(number: int) -> str:
+    return f"{number:064x}"
+
+
+async def _fake_guest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers by path: `/raise` fails, `/crash` drops the stream, `/sleep` never answers,
+    `/print` logs a line; anything else echoes the path."""
+    while (frame := await read_frame(reader)) is not None:
+        if frame.type is FrameType.HALT:
+            await write_frame(writer, Frame(FrameType.HALTED))
+            break
+        if frame.type is not FrameType.REQUEST:
+            continue
+        request_id, path = frame.header["id"], frame.header["scope"]["path"]
+        if path == "/crash":
+            break
+        if path == "/sleep":
+            continue
+        if path == "/raise":
+            failure = {
+                "id": request_id,
+                "error": "ValueError: asked to fail",
+                "traceback": "Traceback (most recent call last):\nValueError",
+            }
+            await write_frame(writer, Frame(FrameType.FAILURE, failure))
+            continue
+        if path == "/print":
+            await write_frame(writer, Frame(FrameType.LOG, {"stream": "stdout", "line": "printed"}))
+        headers = [["content-type", "text/plain"], ["vary", "x"], ["content-length", "999"]]
+        body = f"{frame.header['scope']['method']} {path} {frame.body.decode()}".encode()
+        await write_frame(
+            writer,
+            Frame(FrameType.RESPONSE, {"id": request_id, "status": 200, "headers": headers}, body),
+        )
+    writer.close()
+
+
+class FakeExecution:
+    def __init__(self, spec: ExecutionSpec, link: GuestLink, guest: asyncio.Task[None]) -> None:
+        self.spec = spec
+        self._link = link
+        self._guest = guest
+        self._reason = ExitReason.RUNNING
+        self._ended = asyncio.Event()
+        guest.add_done_callback(lambda _task: self._end(ExitReason.EXITED))
+
+    @property
+    def link(self) -> GuestLink:
+        return self._link
+
+    @property
+    def exit_reason(self) -> ExitReason:
+        return self._reason
+
+    async def wait(self) -> ExitReason:
+        await self._ended.wait()
+        return self._reason
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        if not self._ended.is_set():
+            self._reason = ExitReason.STOPPED
+            await self._link.halt(grace_seconds)
+            self._guest.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._guest
+        await self._link.close()
+        self._end(ExitReason.STOPPED)
+
+    def _end(self, reason: ExitReason) -> None:
+        if self._reason is ExitReason.RUNNING:
+            self._reason = reason
+        self._ended.set()
+
+
+@dataclass
+class FakeExecutor:
+    name: str = "fake"
+    start_delay: float = 0.0
+    failure: str | None = None
+    started: list[ExecutionSpec] = field(default_factory=list)
+    executions: list[FakeExecution] = field(default_factory=list)
+
+    async def start(self, spec: ExecutionSpec) -> FakeExecution:
+        await asyncio.sleep(self.start_delay)
+        if self.failure is not None:
+            raise ExecutorError(self.failure)
+        self.started.append(spec)
+        host_socket, guest_socket = socket.socketpair()
+        host_reader, host_writer = await asyncio.open_connection(sock=host_socket)
+        guest_reader, guest_writer = await asyncio.open_connection(sock=guest_socket)
+        guest = asyncio.create_task(_fake_guest(guest_reader, guest_writer))
+        execution = FakeExecution(spec, GuestLink(host_reader, host_writer), guest)
+        self.executions.append(execution)
+        return execution
+
+    @property
+    def running(self) -> list[FakeExecution]:
+        return [
+            execution
+            for execution in self.executions
+            if execution.exit_reason is ExitReason.RUNNING
+        ]
+
+
+def prepared_program(
+    vm_hash: str,
+    work_root: Path,
+    *,
+    memory: int = 128,
+    seconds: int = 2,
+    persistent: bool = False,
+) -> PreparedProgram:
+    settings = ProgramSettings(
+        entrypoint="main:app", memory=memory, timeout_seconds=seconds, persistent=persistent
+    )
+    content = program_content(settings, OWNER, "ETH", CODE_REF, time.time())
+    spec = ExecutionSpec(
+        vm_hash=vm_hash,
+        resources=Resources(vcpus=1, memory_mib=memory, seconds=float(seconds)),
+        code=CodeSpec(work_root / "code.zip", "zip", "main:app", "asgi"),
+        internet=False,
+        work_dir=work_root / "executions" / vm_hash,
+    )
+    return PreparedProgram(vm_hash, OWNER, content, spec)
+
+
+def preparer(work_root: Path, **options: int | bool) -> Callable[[str], Awaitable[PreparedProgram]]:
+    async def prepare(vm_hash: str) -> PreparedProgram:
+        return prepared_program(vm_hash, work_root, **options)  # type: ignore[arg-type]
+
+    return prepare
+
+
+class FakeCcn:
+    """The CCN routes a CRN reads, over an `httpx.MockTransport`: messages by hash, STORE
+    amends (none), raw files. Anything else answers 503 (the runtime publishing retries)."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}
+        self.aggregates: dict[str, dict[str, Any]] = {}
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def add_store(self, store_hash: str, data: bytes, owner: str = OWNER) -> str:
+        file_hash = hashlib.sha256(data).hexdigest()
+        self.files[file_hash] = data
+        content = {"address": owner, "item_hash": file_hash, "item_type": "storage", "time": 1.0}
+        self.messages[store_hash] = {"type": "STORE", "item_hash": store_hash, "content": content}
+        return file_hash
+
+    def add_program(
+        self, vm_hash: str, *, owner: str = OWNER, code_ref: str = CODE_REF, **settings: Any
+    ) -> None:
+        program = ProgramSettings(entrypoint="main:app", **settings)
+        content = program_content(program, owner, "ETH", code_ref, time.time())
+        self.messages[vm_hash] = {
+            "type": "PROGRAM",
+            "item_hash": vm_hash,
+            "content": content.model_dump(mode="json", exclude_none=True),
+        }
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path, params = request.url.path, request.url.params
+        if path == "/api/v0/messages.json":
+            if "hashes" in params:
+                found = self.messages.get(params["hashes"])
+                return httpx.Response(200, json={"messages": [found] if found else []})
+            return httpx.Response(200, json={"messages": []})
+        if path.startswith("/api/v0/storage/raw/"):
+            data = self.files.get(path.rsplit("/", 1)[1])
+            return httpx.Response(200, content=data) if data is not None else httpx.Response(404)
+        if path.startswith("/api/v0/aggregates/"):
+            address = path.rsplit("/", 1)[1].removesuffix(".json")
+            return httpx.Response(200, json={"data": self.aggregates.get(address, {})})
+        return httpx.Response(503, json={"error": "not in this fake"})
