@@ -23,7 +23,7 @@ async def app(scope, receive, send):
 """
 
 PROBE_APP = """
-import asyncio, json, os, socket, sys, time
+import asyncio, importlib, os, socket, sys, time
 from urllib.parse import parse_qs
 
 STARTED = []
@@ -76,6 +76,8 @@ def probe(path, query, body):
         return body.decode()
     if path == "/started":
         return str(len(STARTED))
+    if path == "/import":
+        return importlib.import_module(query["module"]).__name__
     if path == "/uid":
         return f"{os.getuid()} {os.getpid()}"
     return "hello world"

@@ -1,0 +1,209 @@
+"""Memory, CPU and process-count limits for one sandbox, in cgroup v1 or v2.
+
+Hosts differ: most run the unified v2 hierarchy, some (these machines) the v1 hybrid layout
+with one hierarchy per controller under `/sys/fs/cgroup/<controller>/`. `create_cgroup`
+detects which at start. Either way the sandbox's first process writes its own pid into
+`procs_files` before it execs bubblewrap, so everything it starts is limited from the first
+instruction.
+
+v1 groups nest under the CRN's own group of each controller (limits above it still apply);
+v2 groups go under `/sys/fs/cgroup/alephnet-sandbox/`, because v2 forbids enabling
+controllers for the children of a group that holds processes (the CRN's own group does).
+Memory limits forbid swap: a program over its memory is killed, not slowed to a crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Protocol
+
+from alephnet.crn.executors.base import ExecutorError, Resources
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+GROUP_NAME = "alephnet-sandbox"
+CPU_PERIOD_US = 100_000
+KILL_TIMEOUT = 5.0
+V1_CONTROLLERS = ("memory", "cpu", "pids")
+
+
+class Cgroup(Protocol):
+    @property
+    def procs_files(self) -> list[Path]:
+        """Where the sandbox's first process writes its pid."""
+        ...
+
+    def pids(self) -> set[int]: ...
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of the group for want of memory."""
+        ...
+
+    def remove(self) -> None: ...
+
+
+def create_cgroup(name: str, resources: Resources, pids_max: int) -> Cgroup:
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        return CgroupV2.create(CGROUP_ROOT / GROUP_NAME / name, resources, pids_max)
+    if (CGROUP_ROOT / "memory").is_dir():
+        return CgroupV1.create(name, resources, pids_max)
+    raise ExecutorError(f"no cgroup hierarchy under {CGROUP_ROOT}: cannot limit the sandbox")
+
+
+def write(path: Path, value: str | int) -> None:
+    try:
+        path.write_text(str(value))
+    except OSError as error:
+        raise ExecutorError(f"cannot write {value!r} to {path}: {error}") from error
+
+
+def read_counters(path: Path) -> dict[str, int]:
+    """A flat-keyed cgroup file (`name value` per line)."""
+    counters = {}
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                counters[name] = int(value)
+    return counters
+
+
+def read_pids(procs: Path) -> set[int]:
+    try:
+        return {int(pid) for pid in procs.read_text().split()}
+    except OSError:
+        return set()
+
+
+def remove_folder(folder: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        folder.rmdir()
+
+
+def own_v1_group(controller: str) -> Path:
+    """This process's group in the v1 hierarchy of `controller` (from /proc/self/cgroup)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return CGROUP_ROOT / controller / path.lstrip("/")
+    return CGROUP_ROOT / controller
+
+
+class CgroupV1:
+    def __init__(self, folders: dict[str, Path]) -> None:
+        self._folders = folders
+
+    @classmethod
+    def create(cls, name: str, resources: Resources, pids_max: int) -> CgroupV1:
+        folders = {
+            controller: own_v1_group(controller) / GROUP_NAME / name
+            for controller in V1_CONTROLLERS
+        }
+        group = cls(folders)
+        try:
+            for folder in folders.values():
+                folder.mkdir(parents=True)
+            group._limit(resources, pids_max)
+        except (OSError, ExecutorError) as error:
+            group.remove()
+            raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
+        return group
+
+    def _limit(self, resources: Resources, pids_max: int) -> None:
+        memory = self._folders["memory"]
+        limit = resources.memory_mib * 1024 * 1024
+        write(memory / "memory.limit_in_bytes", limit)
+        if (memory / "memory.memsw.limit_in_bytes").exists():
+            write(memory / "memory.memsw.limit_in_bytes", limit)
+        write(memory / "memory.swappiness", 0)
+        write(self._folders["cpu"] / "cpu.cfs_period_us", CPU_PERIOD_US)
+        write(self._folders["cpu"] / "cpu.cfs_quota_us", resources.vcpus * CPU_PERIOD_US)
+        write(self._folders["pids"] / "pids.max", pids_max)
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [folder / "cgroup.procs" for folder in self._folders.values()]
+
+    def pids(self) -> set[int]:
+        return set().union(*(read_pids(procs) for procs in self.procs_files))
+
+    def oom_killed(self) -> bool:
+        control = read_counters(self._folders["memory"] / "memory.oom_control")
+        if "oom_kill" in control:
+            return control["oom_kill"] > 0
+        # Kernels before 4.13 do not count kills: having hit the limit is the best sign.
+        with contextlib.suppress(OSError, ValueError):
+            return int((self._folders["memory"] / "memory.failcnt").read_text()) > 0
+        return False
+
+    def remove(self) -> None:
+        for folder in self._folders.values():
+            remove_folder(folder)
+
+
+class CgroupV2:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    @classmethod
+    def create(cls, folder: Path, resources: Resources, pids_max: int) -> CgroupV2:
+        group = cls(folder)
+        try:
+            for parent in (folder.parent.parent, folder.parent):
+                parent.mkdir(exist_ok=True)
+                write(parent / "cgroup.subtree_control", "+memory +cpu +pids")
+            folder.mkdir()
+            write(folder / "memory.max", resources.memory_mib * 1024 * 1024)
+            if (folder / "memory.swap.max").exists():
+                write(folder / "memory.swap.max", 0)
+            write(folder / "cpu.max", f"{resources.vcpus * CPU_PERIOD_US} {CPU_PERIOD_US}")
+            write(folder / "pids.max", pids_max)
+        except (OSError, ExecutorError) as error:
+            group.remove()
+            raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
+        return group
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [self._folder / "cgroup.procs"]
+
+    def pids(self) -> set[int]:
+        return read_pids(self._folder / "cgroup.procs")
+
+    def oom_killed(self) -> bool:
+        return read_counters(self._folder / "memory.events").get("oom_kill", 0) > 0
+
+    def remove(self) -> None:
+        remove_folder(self._folder)
+
+
+async def kill_all(group: Cgroup) -> None:
+    """SIGKILL every process of the group until none is left (or `KILL_TIMEOUT` passed).
+
+    Signalling in rounds catches processes forked between reading the list and killing.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + KILL_TIMEOUT
+    while (pids := group.pids()) and loop.time() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.01)
+
+
+async def destroy(group: Cgroup) -> None:
+    """Kill what is left in the group and remove it; the kernel needs a moment after the kill."""
+    await kill_all(group)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + KILL_TIMEOUT
+    while True:
+        try:
+            group.remove()
+            return
+        except OSError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.02)

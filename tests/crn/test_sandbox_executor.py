@@ -1,0 +1,182 @@
+"""The sandbox executor for real: bubblewrap, cgroups, limits, isolation, volumes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from alephnet.crn.executors.base import (
+    CodeSpec,
+    ExecutionSpec,
+    ExecutorError,
+    ExitReason,
+    Resources,
+    VolumeKind,
+    VolumeSpec,
+)
+from alephnet.crn.executors.guest_link import GuestGone
+from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor
+from tests.crn.guest_process import LogLines
+from tests.crn.programs import PROBE_APP, http_scope, squashfs_image, zip_program
+
+TIMEOUT = 10.0
+
+
+def probe_spec(
+    folder: Path,
+    internet: bool = False,
+    memory_mib: int = 128,
+    volumes: tuple[VolumeSpec, ...] = (),
+    entrypoint: str = "main:app",
+) -> ExecutionSpec:
+    code = folder / "code.zip"
+    code.write_bytes(zip_program({"main.py": PROBE_APP}))
+    return ExecutionSpec(
+        vm_hash=os.urandom(32).hex(),
+        resources=Resources(vcpus=1, memory_mib=memory_mib, seconds=TIMEOUT),
+        code=CodeSpec(code, "zip", entrypoint, "asgi"),
+        internet=internet,
+        variables={"WHO": "sandbox"},
+        volumes=volumes,
+        work_dir=folder,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(spec: ExecutionSpec) -> AsyncIterator[SandboxExecution]:
+    execution = await SandboxExecutor().start(spec)
+    try:
+        yield execution
+    finally:
+        await execution.stop(grace_seconds=2)
+        assert not execution.cgroup.pids()
+
+
+async def call(execution: SandboxExecution, path: str, query: str = "", body: bytes = b"") -> str:
+    response = await execution.link.request(http_scope(path, query=query), body, TIMEOUT)
+    assert response.status == 200
+    return response.body.decode()
+
+
+async def test_hello_world_and_the_sdk_importable(tmp_path: Path) -> None:
+    async with running(probe_spec(tmp_path)) as execution:
+        assert await call(execution, "/") == "hello world"
+        assert await call(execution, "/env", "name=WHO") == "sandbox"
+        assert await call(execution, "/import", "module=alephnet.sdk") == "alephnet.sdk"
+    assert execution.exit_reason is ExitReason.STOPPED
+
+
+async def test_start_output_reaches_the_log_callback(tmp_path: Path) -> None:
+    async with running(probe_spec(tmp_path)) as execution:
+        logs = LogLines()
+        execution.link.set_log_callback(logs)
+        assert ("stdout", "probe: startup") in logs.lines
+
+
+async def test_concurrent_requests(tmp_path: Path) -> None:
+    async with running(probe_spec(tmp_path)) as execution:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answers = await asyncio.gather(
+            *(call(execution, "/sleep", "seconds=0.5") for _ in range(10))
+        )
+        assert answers == ["slept"] * 10
+        assert loop.time() - started < 2.5
+
+
+async def test_memory_hog_is_killed_out_of_memory(tmp_path: Path) -> None:
+    async with running(probe_spec(tmp_path, memory_mib=64)) as execution:
+        with pytest.raises(GuestGone):
+            await call(execution, "/alloc", "mib=256")
+        assert await asyncio.wait_for(execution.wait(), TIMEOUT) is ExitReason.OUT_OF_MEMORY
+
+
+async def test_endless_loop_is_stopped(tmp_path: Path) -> None:
+    execution = await SandboxExecutor().start(probe_spec(tmp_path))
+    with pytest.raises(TimeoutError):
+        await execution.link.request(http_scope("/loop"), b"", timeout=0.5)
+    await asyncio.wait_for(execution.stop(grace_seconds=1), TIMEOUT)
+    assert execution.exit_reason is ExitReason.STOPPED
+    assert not execution.cgroup.pids()
+    assert not any(path.exists() for path in execution.cgroup.procs_files)
+
+
+async def test_crash_ends_one_execution_only(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with (
+        running(probe_spec(tmp_path / "a")) as crashing,
+        running(probe_spec(tmp_path / "b")) as other,
+    ):
+        with pytest.raises(GuestGone):
+            await call(crashing, "/crash")
+        assert await asyncio.wait_for(crashing.wait(), TIMEOUT) is ExitReason.EXITED
+        assert await call(other, "/") == "hello world"
+
+
+async def test_failed_configuration_is_an_executor_error(tmp_path: Path) -> None:
+    with pytest.raises(ExecutorError, match="has no attribute 'nothing'") as failure:
+        await SandboxExecutor().start(probe_spec(tmp_path, entrypoint="main:nothing"))
+    assert "Traceback" in str(failure.value)
+
+
+async def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
+    keys = tmp_path / "crn-data" / "keys"
+    keys.mkdir(parents=True)
+    (keys / "node.key").write_text("secret")
+    hidden = [keys / "node.key", Path(__file__).resolve(), Path("/etc/shadow"), Path.home()]
+    async with running(probe_spec(tmp_path)) as execution:
+        for path in hidden:
+            answer = await call(execution, "/read", f"path={path}")
+            assert answer.startswith("error "), (path, answer)
+
+
+@pytest.mark.parametrize("internet", [False, True])
+async def test_network_only_with_internet(tmp_path: Path, internet: bool) -> None:
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(greet, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running(probe_spec(tmp_path, internet=internet)) as execution:
+            answer = await call(execution, "/connect", f"port={port}")
+    finally:
+        server.close()
+    assert (answer == "connected") is internet, answer
+
+
+async def test_persistent_volume_survives_a_restart(tmp_path: Path) -> None:
+    volume = VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "volume")
+    spec = probe_spec(tmp_path, volumes=(volume,))
+    async with running(spec) as execution:
+        await call(execution, "/write", "path=/data/count", b"42")
+    async with running(spec) as execution:
+        assert await call(execution, "/read", "path=/data/count") == "42"
+
+
+async def test_ephemeral_volume_is_size_limited(tmp_path: Path) -> None:
+    volume = VolumeSpec("/scratch", VolumeKind.EPHEMERAL, None, size_mib=1)
+    async with running(probe_spec(tmp_path, volumes=(volume,))) as execution:
+        assert await call(execution, "/write", "path=/scratch/small", b"x" * 1000) == "written"
+        answer = await call(execution, "/write", "path=/scratch/big", b"x" * 2_000_000)
+        assert "No space left" in answer
+
+
+async def test_immutable_volume_and_squashfs_code_are_read_only(tmp_path: Path) -> None:
+    image = squashfs_image({"greeting.txt": "from a volume"}, tmp_path / "volume.squashfs")
+    code = squashfs_image({"main.py": PROBE_APP}, tmp_path / "code.squashfs")
+    volume = VolumeSpec("/mnt/ro", VolumeKind.IMMUTABLE, image)
+    spec = probe_spec(tmp_path, volumes=(volume,))
+    spec = dataclasses.replace(spec, code=CodeSpec(code, "squashfs", "main:app", "asgi"))
+    async with running(spec) as execution:
+        assert await call(execution, "/read", "path=/mnt/ro/greeting.txt") == "from a volume"
+        answer = await call(execution, "/write", "path=/mnt/ro/greeting.txt", b"changed")
+        assert "Read-only file system" in answer
+        assert "Read-only" in await call(execution, "/write", "path=/opt/code/main.py", b"x")
