@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from alephnet import __version__
-from alephnet.cli import account, aggregate, ccn, devnet, file, message, post
+from alephnet.cli import account, aggregate, ccn, crn, devnet, file, message, post
 from alephnet.cli.context import DEFAULT_API_URL, CliContext
 from alephnet.cli.errors import AlephErrorGroup
 
@@ -29,6 +29,7 @@ app.add_typer(aggregate.app, name="aggregate")
 app.add_typer(file.app, name="file")
 app.add_typer(message.app, name="message")
 app.add_typer(ccn.app, name="ccn")
+app.add_typer(crn.app, name="crn")
 app.add_typer(devnet.app, name="devnet")
 
 

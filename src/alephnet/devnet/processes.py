@@ -91,6 +91,8 @@ class CcnProcess:
     terminal reaches its owner only, which then stops it cleanly with SIGTERM. Its output goes
     to `log_file`, beside its data dir."""
 
+    health_path = VERSION_PATH
+
     def __init__(
         self,
         data_dir: Path,
@@ -147,7 +149,7 @@ class CcnProcess:
                     raise NodeStartError(
                         f"node exited with {process.returncode} at start:\n{self.log_tail()}"
                     )
-                if await answers(client, VERSION_PATH):
+                if await answers(client, self.health_path):
                     return
                 await asyncio.sleep(POLL_INTERVAL)
         self.kill()
@@ -210,3 +212,34 @@ async def answers(client: httpx.AsyncClient, path: str) -> bool:
         return (await client.get(path)).status_code == 200
     except httpx.TransportError:
         return False
+
+
+class CrnProcess(CcnProcess):
+    """One CRN started with `alephnet crn run`, linked to the CCN at `ccn_url`; handled like a
+    CCN (own session, log beside its data dir, SIGTERM to stop)."""
+
+    health_path = "/status/config"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        ccn_url: str,
+        *,
+        port: int = 0,
+        executor: str = "sandbox",
+        config: Path | None = None,
+        log_level: str = "WARNING",
+    ) -> None:
+        super().__init__(data_dir, port=port, config=config, log_level=log_level)
+        self.ccn_url = ccn_url
+        self.executor = executor
+
+    def _command(self) -> list[str]:
+        command = [
+            sys.executable, "-m", "alephnet", "crn", "run", "--data-dir", str(self.data_dir),
+            "--port", str(self.port), "--ccn", self.ccn_url, "--executor", self.executor,
+            "--log-level", self.log_level,
+        ]  # fmt: skip
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        return command

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alephnet.crn.executors.base import Executor
+from alephnet.crn.executors.base import Executor, ExecutorError
 from alephnet.crn.settings import CrnSettings
 from alephnet.crn.supervisor.runtime import sandbox_runtime_descriptor
 
@@ -25,8 +25,18 @@ class ExecutorSetup:
 
 
 def executor_setup(settings: CrnSettings) -> ExecutorSetup:
-    raise ExecutorUnavailable(f"the {settings.executor} executor is not available in this build")
+    """Imported here: each executor checks its host's tools when it is built."""
+    try:
+        if settings.executor == "microvm":
+            raise ExecutorUnavailable("the microvm executor is not part of this build yet")
+        from alephnet.crn.executors.sandbox import SandboxExecutor
 
-
-def sandbox_runtime_file(settings: CrnSettings) -> Callable[[], Path]:
-    return lambda: sandbox_runtime_descriptor(settings.data_dir / "runtime")
+        return ExecutorSetup(
+            SandboxExecutor(),
+            lambda: sandbox_runtime_descriptor(settings.data_dir / "runtime"),
+            needs_runtime=False,
+        )
+    except ExecutorError as error:
+        raise ExecutorUnavailable(
+            f"the {settings.executor} executor cannot run: {error}"
+        ) from error
