@@ -32,6 +32,7 @@ class FakeCrn:
     domain: str
     owners: dict[str, str] = field(default_factory=dict)
     """VM hash -> the address allowed to control it."""
+    runtime_ref: str | None = None
     operations: list[tuple[str, str]] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
@@ -44,6 +45,7 @@ class FakeCrn:
             routes=[
                 Route("/vm/{vm_hash}/{path:path}", self._program, methods=["GET", "POST", "PUT"]),
                 Route("/v2/about/executions/list", self._executions),
+                Route("/status/config", self._config),
                 Route("/control/machine/{vm_hash}/logs", self._logs),
                 Route("/control/machine/{vm_hash}/{operation}", self._operate, methods=["POST"]),
             ]
@@ -60,6 +62,9 @@ class FakeCrn:
 
     async def _executions(self, _request: Request) -> Response:
         return JSONResponse({vm_hash: _execution(vm_hash) for vm_hash in self.owners})
+
+    async def _config(self, _request: Request) -> Response:
+        return JSONResponse({"DOMAIN_NAME": self.domain, "runtime_ref": self.runtime_ref})
 
     async def _logs(self, request: Request) -> Response:
         vm_hash, refused = self._authorize(request)

@@ -76,10 +76,13 @@ async def test_someone_else_is_not_authorized() -> None:
     assert crn.operations == []
 
 
-async def test_a_signature_for_another_domain_is_refused() -> None:
+async def test_the_domain_signed_for_is_the_crns_own() -> None:
     owner = generate_account("ETH")
-    crn = FakeCrn("crn.example.org", owners={VM: owner.address})
+    crn = FakeCrn("crn.example.org", owners={VM: owner.address}, runtime_ref="f" * 64)
     async with CrnClient.for_app(crn.app(), account=owner) as client:
+        assert (await client.config()).runtime_ref == "f" * 64
+        await client.stop(VM)  # signed for the domain /status/config names
+    async with CrnClient.for_app(crn.app(), account=owner, domain="other.org") as client:
         with pytest.raises(NotAuthorized, match="domain"):
             await client.logs(VM)
 

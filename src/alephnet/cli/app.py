@@ -1,7 +1,7 @@
 """The root of the `alephnet` command: global options and the command groups.
 
 Only groups with working commands are registered: a command that does nothing yet is not shown.
-Groups of later issues (program, instance, node, crn) slot in with one `add_typer` line.
+Groups of later issues (node, crn) slot in with one `add_typer` line.
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ from typing import Annotated
 import typer
 
 from alephnet import __version__
-from alephnet.cli import account, aggregate, ccn, crn, devnet, file, message, post
+from alephnet.cli import (
+    account,
+    aggregate,
+    ccn,
+    crn,
+    devnet,
+    file,
+    instance,
+    message,
+    post,
+    program,
+)
 from alephnet.cli.context import DEFAULT_API_URL, CliContext
 from alephnet.cli.errors import AlephErrorGroup
 
@@ -28,6 +39,8 @@ app.add_typer(post.app, name="post")
 app.add_typer(aggregate.app, name="aggregate")
 app.add_typer(file.app, name="file")
 app.add_typer(message.app, name="message")
+app.add_typer(program.app, name="program")
+app.add_typer(instance.app, name="instance")
 app.add_typer(ccn.app, name="ccn")
 app.add_typer(crn.app, name="crn")
 app.add_typer(devnet.app, name="devnet")

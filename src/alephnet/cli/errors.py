@@ -25,6 +25,7 @@ from alephnet.sdk import (
     InvalidResponse,
     MessageRejected,
     NodeUnreachable,
+    NotAuthorized,
     NotFound,
     RequestTimeout,
     ResponseError,
@@ -78,6 +79,13 @@ def _account(error: AccountError) -> str:
     )
 
 
+def _not_authorized(error: NotAuthorized) -> str:
+    return (
+        f"{error}: only the VM's owner (or an address it authorized) may do this; "
+        "sign with the owner's key: --account NAME"
+    )
+
+
 def _invalid_response(error: InvalidResponse) -> str:
     return f"{error}: is --api-url the address of an Aleph node?"
 
@@ -94,6 +102,7 @@ EXPLANATIONS: list[tuple[type[AlephError], Callable[[Any], str]]] = [
     (MessageRejected, _rejected),
     (ForgottenMessage, _forgotten),
     (NotFound, _not_found),
+    (NotAuthorized, _not_authorized),
     (HashMismatch, _mismatch),
     (AccountError, _account),
     (InvalidResponse, _invalid_response),

@@ -9,7 +9,7 @@ import hashlib
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -125,8 +125,13 @@ def download(
     target = output_path or Path(file_hash)
     with _verified_file(target) as stream, output.transfer_progress() as bar:
         task = bar.add_task(f"downloading {file_hash[:12]}…", total=None)
-        sink = _ProgressSink(stream, lambda size: bar.advance(task, size))
-        size = context.read(lambda client: client.download_file(file_hash, sink))
+
+        def advance(received: int, total: int | None) -> None:
+            bar.update(task, completed=received, total=total)
+
+        size = context.read(
+            lambda client: client.download_file(file_hash, stream, progress=advance)
+        )
     output.console.print(f"{target} ({size} bytes, verified)", highlight=False)
 
 
@@ -209,18 +214,6 @@ def _print_stores(records: list[dict[str, Any]]) -> None:
         for record in records
     ]
     output.print_table(rows, [*columns, "time"])
-
-
-class _ProgressSink:
-    """A writable stream that reports each write, for a progress bar."""
-
-    def __init__(self, stream: BinaryIO, advance: Callable[[int], object]) -> None:
-        self._stream = stream
-        self._advance = advance
-
-    def write(self, data: bytes, /) -> int:
-        self._advance(len(data))
-        return self._stream.write(data)
 
 
 @contextlib.contextmanager

@@ -158,13 +158,17 @@ class AuthenticatedAlephClient(AlephClient):
         *,
         channel: str | None = None,
         sync: bool = True,
+        progress: Progress | None = None,
         **settings: Any,
     ) -> ProgramPublished:
         """Zip `code` (a folder or a file; a zip is sent as is), store it, and publish a PROGRAM
-        running it. `settings` are `ProgramSettings` fields: runtime, memory, vcpus,
-        timeout_seconds, env, volumes, persistent, internet, aleph_api, allow_amend, metadata."""
+        running it. `progress` follows the upload of the archive. `settings` are
+        `ProgramSettings` fields: runtime, memory, vcpus, timeout_seconds, env, volumes,
+        persistent, internet, aleph_api, allow_amend, metadata."""
         program = ProgramSettings(entrypoint=entrypoint, **settings)
-        stored = await self.create_store(code_archive(code), channel=channel, sync=sync)
+        stored = await self.create_store(
+            code_archive(code), channel=channel, sync=sync, progress=progress
+        )
         content = program_content(
             program, self.address, self.signer.chain, stored.item_hash, time.time()
         )

@@ -3,10 +3,11 @@
 Three kinds of calls, as the reference CRN serves them:
 - calling a program: any method on `/vm/{hash}/{path}`; the answer is the program's own, so it
   is returned as is, whatever its status;
-- reading what runs: `/v2/about/executions/list`;
+- reading what runs and how the node is set up: `/v2/about/executions/list`, `/status/config`;
 - owner operations on a VM (`/control/machine/{hash}/logs|stop|reboot|erase`): signed by the
   account that owns the VM, through an operator session (`alephnet.protocol.crn_auth`): the
-  wallet signs an ephemeral key once per client, the key signs each call.
+  wallet signs an ephemeral key once per client, the key signs each call. The signatures name
+  the CRN's domain, which the client reads from `/status/config` (`DOMAIN_NAME`) unless given.
 
 Errors are the SDK's: `NodeUnreachable` (with the URL tried), `NotFound` (no such VM),
 `NotAuthorized` (the CRN refused the signature or the signer), `ResponseError` for the rest.
@@ -28,13 +29,14 @@ from alephnet.sdk._lifecycle import TransportOwner
 from alephnet.sdk._responses import check_status, json_body, parse
 from alephnet.sdk.accounts import Account
 from alephnet.sdk.exceptions import AccountError, InvalidResponse, NotFound
-from alephnet.sdk.models import Execution, LogEntry
+from alephnet.sdk.models import CrnConfig, Execution, LogEntry
 from alephnet.sdk.transport import AsgiTransport, HttpxTransport, RequestContent, Transport
 
 DEFAULT_CRN_URL = "http://127.0.0.1:4020"
 DEFAULT_CRN_TIMEOUT_SECONDS = 120.0
 """A first call boots a VM: seconds under KVM, tens of seconds under emulation (TCG)."""
 EXECUTIONS_PATH = "/v2/about/executions/list"
+CONFIG_PATH = "/status/config"
 
 Clock = Callable[[], float]
 
@@ -52,12 +54,12 @@ class CrnClient(TransportOwner):
         timeout: float = DEFAULT_CRN_TIMEOUT_SECONDS,
         clock: Clock = time.time,
     ) -> None:
-        """`domain` is the name the CRN checks owner signatures against (its `domain_name`
-        setting); by default the host of `crn_url`."""
+        """`domain` is the name the CRN checks owner signatures against (its domain setting);
+        by default what `/status/config` says, else the host of `crn_url`."""
         self.crn_url = crn_url.rstrip("/")
         super().__init__(transport or HttpxTransport(self.crn_url, timeout=timeout))
         self.signer = account.signer if isinstance(account, Account) else account
-        self.domain = domain or urlsplit(self.crn_url).hostname or self.crn_url
+        self.domain = domain
         self.clock = clock
         self._session: OperatorSession | None = None
 
@@ -97,6 +99,12 @@ class CrnClient(TransportOwner):
             if isinstance(entry, dict)
         }
 
+    async def config(self) -> CrnConfig:
+        """The node's public settings: its domain, and the runtime programs may name."""
+        return parse(
+            CrnConfig, json_body(await self.transport.request("GET", CONFIG_PATH)), CONFIG_PATH
+        )
+
     async def execution(self, vm_hash: str) -> Execution:
         """One VM's execution; `NotFound` when the CRN has none for it."""
         found = (await self.executions()).get(vm_hash)
@@ -129,10 +137,11 @@ class CrnClient(TransportOwner):
 
     async def _owner_request(self, method: str, vm_hash: str, operation: str) -> httpx.Response:
         path = f"/control/machine/{vm_hash}/{operation}"
-        headers = self._operator_session().headers(method, path, self.clock())
+        session = await self._operator_session()
+        headers = session.headers(method, path, self.clock())
         return await self.transport.request(method, path, headers=headers)
 
-    def _operator_session(self) -> OperatorSession:
+    async def _operator_session(self) -> OperatorSession:
         """The ephemeral key, made on the first owner call (one wallet signature per client)."""
         if self._session is None:
             if self.signer is None:
@@ -145,8 +154,16 @@ class CrnClient(TransportOwner):
                     f"CRN owner operations are signed with an ETH key; {self.signer.address} "
                     f"is a {self.signer.chain} account"
                 )
-            self._session = OperatorSession.create(self.signer, self.domain, self.clock())
+            domain = self.domain or await self._domain()
+            self._session = OperatorSession.create(self.signer, domain, self.clock())
         return self._session
+
+    async def _domain(self) -> str:
+        try:
+            domain = (await self.config()).domain_name
+        except NotFound:
+            domain = None
+        return domain or urlsplit(self.crn_url).hostname or self.crn_url
 
 
 def vm_path(vm_hash: str, path: str) -> str:

@@ -256,3 +256,13 @@ class LogEntry(_Model):
         if (isinstance(value, str) and value.isdigit()) or isinstance(value, int):
             return int(value) / 1_000_000
         return to_epoch(value)
+
+
+class CrnConfig(_Model):
+    """What a CRN's `/status/config` tells clients (the reference's keys where it has them)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    domain_name: str | None = Field(default=None, alias="DOMAIN_NAME")
+    runtime_ref: str | None = None
+    """The STORE of the runtime this node runs programs with (alephnet CRNs publish one)."""

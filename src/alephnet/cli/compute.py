@@ -1,0 +1,129 @@
+"""What the `program` and `instance` groups share: the CRN to talk to, and VM messages on the CCN.
+
+Programs and instances are messages on a CCN (published, listed, forgotten there) that run on a
+CRN (called, logged, stopped there). The CRN is `--crn-url` (env `ALEPHNET_CRN_URL`), the one
+`alephnet crn run` starts by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+import typer
+
+from alephnet.cli import output
+from alephnet.cli.context import cli_context
+from alephnet.cli.errors import fail
+from alephnet.sdk import (
+    AlephClient,
+    CrnClient,
+    Message,
+    MessageFilters,
+    NodeUnreachable,
+    NotFound,
+    RequestTimeout,
+)
+
+T = TypeVar("T")
+
+CrnUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--crn-url",
+        envvar="ALEPHNET_CRN_URL",
+        help="The compute node (CRN) that runs it (`alephnet crn run` starts one here).",
+    ),
+]
+HashArgument = Annotated[str, typer.Argument(help="The item hash of its message.")]
+
+
+def on_crn(
+    ctx: typer.Context,
+    crn_url: str,
+    call: Callable[[CrnClient], Awaitable[T]],
+    *,
+    as_owner: bool = False,
+) -> T:
+    """Run `call` with a client of the CRN, signing as the current account for owner calls.
+    An unreachable CRN gets advice about CRNs, not the CCN's."""
+    account = cli_context(ctx).account() if as_owner else None
+    try:
+        return asyncio.run(_with_crn(CrnClient(crn_url, account=account), call))
+    except NodeUnreachable as error:
+        raise fail(
+            f"CRN at {_origin(crn_url)} is not reachable: start one with `alephnet crn run`, "
+            "or pass --crn-url / set ALEPHNET_CRN_URL"
+        ) from error
+    except RequestTimeout as error:
+        raise fail(
+            f"CRN at {_origin(crn_url)} did not answer in time: a first call boots the VM; "
+            "see `alephnet program logs HASH`, or try again"
+        ) from error
+
+
+async def _with_crn(client: CrnClient, call: Callable[[CrnClient], Awaitable[T]]) -> T:
+    async with client:
+        return await call(client)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+async def vm_messages(client: AlephClient, message_type: str, address: str) -> list[Message]:
+    """Every PROGRAM or INSTANCE message of `address`, newest first."""
+    filters = MessageFilters(message_types=[message_type], addresses=[address])
+    return [message async for message in client.iter_messages(**filters)]
+
+
+async def vm_message(client: AlephClient, message_type: str, item_hash: str) -> Message:
+    """The PROGRAM or INSTANCE message `item_hash`; `NotFound` if it is something else."""
+    message = (await client.get_message(item_hash)).message
+    if message is None or message.type != message_type:
+        raise NotFound(f"no {message_type} message {item_hash}")
+    return message
+
+
+def resources(content: dict[str, Any]) -> dict[str, Any]:
+    found = content.get("resources")
+    return found if isinstance(found, dict) else {}
+
+
+def print_vm(message: Message, fields: dict[str, Any]) -> None:
+    """A VM message for people: its summary fields, then its whole content."""
+    output.print_fields(
+        {
+            "hash": message.item_hash,
+            "owner": message.content.get("address") if isinstance(message.content, dict) else None,
+            **fields,
+            "time": output.format_time(message.time),
+        }
+    )
+    output.print_document(message.content, title="content")
+
+
+def print_vm_table(records: list[dict[str, Any]], columns: list[str]) -> None:
+    """VM records as a table: the `columns` asked for, then the time."""
+    if not records:
+        output.console.print("none")
+        return
+    rows = [
+        [record[name] for name in columns] + [output.format_time(record["time"])]
+        for record in records
+    ]
+    output.print_table(rows, [*columns, "time"])
+
+
+def parse_env(pairs: list[str] | None) -> dict[str, str]:
+    """`--env KEY=VALUE` options as a dict; a pair without `=` is a usage error."""
+    env: dict[str, str] = {}
+    for pair in pairs or ():
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        env[key] = value
+    return env

@@ -1,0 +1,278 @@
+"""`alephnet program ...`: programs (ASGI apps or executables) published on a CCN and run by a
+CRN when called."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from alephnet.cli import output
+from alephnet.cli.compute import (
+    CrnUrlOption,
+    HashArgument,
+    on_crn,
+    parse_env,
+    print_vm,
+    print_vm_table,
+    resources,
+    vm_message,
+    vm_messages,
+)
+from alephnet.cli.context import cli_context
+from alephnet.cli.errors import fail
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption
+from alephnet.sdk import (
+    DEFAULT_CRN_URL,
+    DEFAULT_RUNTIME,
+    AlephError,
+    AuthenticatedAlephClient,
+    CrnClient,
+    LogEntry,
+    Message,
+    NotFound,
+    ProgramPublished,
+)
+
+app = typer.Typer(
+    help="Deploy programs, list them, call them on a CRN, read their logs, stop them.",
+    no_args_is_help=True,
+)
+PROGRAM = "PROGRAM"
+RUNTIME_QUESTION_TIMEOUT = 5.0
+
+
+@app.command("upload")
+def upload(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(exists=True, help="A folder or a file (zipped), or a zip.")
+    ],
+    entrypoint: Annotated[
+        str,
+        typer.Option("--entrypoint", "-e", help="module:app for an ASGI app, else an executable."),
+    ] = "main:app",
+    runtime: Annotated[
+        str | None,
+        typer.Option(help="STORE hash of the runtime; default: the one the CRN at --crn-url runs."),
+    ] = None,
+    memory: Annotated[int, typer.Option(min=1, help="Memory in MiB.")] = 256,
+    vcpus: Annotated[int, typer.Option(min=1, help="Virtual CPUs.")] = 1,
+    timeout_seconds: Annotated[
+        int, typer.Option("--timeout-seconds", min=1, help="Longest time a request may take.")
+    ] = 30,
+    persistent: Annotated[
+        bool, typer.Option(help="Keep it running, instead of starting it on each call.")
+    ] = False,
+    internet: Annotated[bool, typer.Option(help="Give it access to the internet.")] = True,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="An environment variable, KEY=VALUE.")
+    ] = None,
+    channel: ChannelOption = None,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Zip PATH, upload it (STORE) and publish a PROGRAM running it.
+
+    Prints the program's hash and the URL that calls it on the CRN.
+    """
+    variables = parse_env(env)
+    chosen_runtime = runtime or _crn_runtime(crn_url) or DEFAULT_RUNTIME
+    with output.transfer_progress() as bar:
+        task = bar.add_task(f"uploading {path.name}", total=None)
+
+        def advance(sent: int, total: int) -> None:
+            bar.update(task, completed=sent, total=total)
+
+        async def publish(client: AuthenticatedAlephClient) -> ProgramPublished:
+            await _check_runtime(client, chosen_runtime, runtime is None)
+            return await client.create_program(
+                path,
+                entrypoint,
+                runtime=chosen_runtime,
+                memory=memory,
+                vcpus=vcpus,
+                timeout_seconds=timeout_seconds,
+                persistent=persistent,
+                internet=internet,
+                env=variables,
+                metadata={"name": path.name},
+                channel=channel,
+                progress=advance,
+            )
+
+        published = cli_context(ctx).write(publish)
+    url = f"{crn_url.rstrip('/')}/vm/{published.item_hash}"
+    output.emit({**output.to_jsonable(published), "url": url}, as_json, _print_uploaded)
+
+
+def _crn_runtime(crn_url: str) -> str | None:
+    """The runtime the CRN runs programs with, if it is up and says."""
+
+    async def ask() -> str | None:
+        async with CrnClient(crn_url, timeout=RUNTIME_QUESTION_TIMEOUT) as client:
+            return (await client.config()).runtime_ref
+
+    try:
+        return asyncio.run(ask())
+    except AlephError:
+        return None
+
+
+async def _check_runtime(client: AuthenticatedAlephClient, runtime: str, guessed: bool) -> None:
+    """A runtime the CCN does not have would leave the program pending: say so at once."""
+    try:
+        await client.get_message(runtime)
+    except NotFound:
+        hint = " (the official one: no CRN at --crn-url said which it runs)" if guessed else ""
+        raise fail(
+            f"the runtime {runtime} is not on the node at {client.api_url}{hint}: "
+            "start a CRN with `alephnet crn run` (it publishes its runtime), "
+            "or pass --runtime STORE_HASH"
+        ) from None
+
+
+def _print_uploaded(record: dict[str, Any]) -> None:
+    output.console.print(
+        f"PROGRAM {record['item_hash']} {record['status']}\n"
+        f"code    {record['code']['item_hash']}\n"
+        f"call it: alephnet program call {record['item_hash']}   (or GET {record['url']})",
+        highlight=False,
+    )
+
+
+@app.command("list")
+def list_programs(
+    ctx: typer.Context, address: AddressOption = None, as_json: JsonOption = False
+) -> None:
+    """List an address's programs (yours by default), newest first."""
+    context = cli_context(ctx)
+    owner = context.address(address)
+    messages = context.read(lambda client: vm_messages(client, PROGRAM, owner))
+    output.emit([_record(message) for message in messages], as_json, _print_programs)
+
+
+@app.command("show")
+def show(ctx: typer.Context, item_hash: HashArgument, as_json: JsonOption = False) -> None:
+    """Show a program: code, runtime, resources and triggers."""
+    message = cli_context(ctx).read(lambda client: vm_message(client, PROGRAM, item_hash))
+    if as_json:
+        output.print_json(message)
+        return
+    record = _record(message)
+    del record["hash"], record["time"]
+    print_vm(message, record)
+
+
+def _record(message: Message) -> dict[str, Any]:
+    content: dict[str, Any] = message.content if isinstance(message.content, dict) else {}
+    code = content.get("code") or {}
+    trigger = content.get("on") or {}
+    return {
+        "hash": message.item_hash,
+        "name": (content.get("metadata") or {}).get("name"),
+        "entrypoint": code.get("entrypoint"),
+        "code": code.get("ref"),
+        "runtime": (content.get("runtime") or {}).get("ref"),
+        "memory": resources(content).get("memory"),
+        "vcpus": resources(content).get("vcpus"),
+        "persistent": bool(trigger.get("persistent")),
+        "time": message.time,
+    }
+
+
+def _print_programs(records: list[dict[str, Any]]) -> None:
+    print_vm_table(records, ["hash", "name", "entrypoint", "memory", "vcpus", "persistent"])
+
+
+@app.command("call")
+def call(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    path: Annotated[str, typer.Argument(help="The path to request.")] = "/",
+    method: Annotated[str, typer.Option("--method", "-X", help="The HTTP method.")] = "GET",
+    data: Annotated[
+        str | None, typer.Option("--data", "-d", help="The request body; @FILE reads a file.")
+    ] = None,
+    headers: Annotated[
+        list[str] | None, typer.Option("--header", "-H", help="A request header, 'Name: value'.")
+    ] = None,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+) -> None:
+    """Call the program over HTTP on the CRN (it starts on the first call) and print its
+    answer's body. Exits with status 1 if the program answers with an error status."""
+    body = _read_data(data)
+    answer = on_crn(
+        ctx,
+        crn_url,
+        lambda client: client.call(
+            item_hash, path, method=method.upper(), content=body, headers=_headers(headers)
+        ),
+    )
+    sys.stdout.buffer.write(answer.content)
+    if answer.content and not answer.content.endswith(b"\n") and sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+    if answer.status_code >= 400:
+        raise fail(
+            f"the program answered {answer.status_code} {answer.reason_phrase}: "
+            f"see `alephnet program logs {item_hash}`"
+        )
+
+
+def _read_data(data: str | None) -> bytes | None:
+    if data is None:
+        return None
+    if data.startswith("@"):
+        try:
+            return Path(data[1:]).read_bytes()
+        except OSError as error:
+            message = f"cannot read {data[1:]}: {error}"
+            raise typer.BadParameter(message, param_hint="--data") from error
+    return data.encode()
+
+
+def _headers(values: list[str] | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values or ():
+        name, separator, content = value.partition(":")
+        if not separator or not name.strip():
+            raise typer.BadParameter(f"{value!r} is not 'Name: value'", param_hint="--header")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Print what the program wrote (stdout and stderr) on the CRN; only its owner may."""
+    entries = on_crn(ctx, crn_url, lambda client: client.logs(item_hash), as_owner=True)
+    output.emit(entries, as_json, _print_logs)
+
+
+def _print_logs(entries: list[LogEntry]) -> None:
+    for entry in entries:
+        stream = "err" if entry.stream == "stderr" else "out"
+        output.console.print(
+            f"{output.format_time(entry.time)} {stream} {entry.message}",
+            highlight=False,
+            markup=False,
+        )
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+) -> None:
+    """Stop the program's VM on the CRN (the next call starts it again); only its owner may."""
+    on_crn(ctx, crn_url, lambda client: client.stop(item_hash), as_owner=True)
+    output.console.print(f"stopped {item_hash}", highlight=False)
