@@ -23,7 +23,13 @@ from alephnet.crn.executors.base import (
 from alephnet.crn.executors.guest_link import GuestGone
 from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor
 from tests.crn.guest_process import LogLines
-from tests.crn.programs import PROBE_APP, http_scope, squashfs_image, zip_program
+from tests.crn.programs import (
+    EXECUTABLE_SERVER,
+    PROBE_APP,
+    http_scope,
+    squashfs_image,
+    zip_program,
+)
 
 TIMEOUT = 10.0
 
@@ -118,6 +124,16 @@ async def test_crash_ends_one_execution_only(tmp_path: Path) -> None:
             await call(crashing, "/crash")
         assert await asyncio.wait_for(crashing.wait(), TIMEOUT) is ExitReason.EXITED
         assert await call(other, "/") == "hello world"
+
+
+async def test_executable_program_behind_the_sandbox_loopback(tmp_path: Path) -> None:
+    code = tmp_path / "server.zip"
+    code.write_bytes(zip_program({"server.py": EXECUTABLE_SERVER}))
+    spec = dataclasses.replace(
+        probe_spec(tmp_path), code=CodeSpec(code, "zip", "server.py", "executable")
+    )
+    async with running(spec) as execution:
+        assert await call(execution, "/path", "q=1") == "executable /path?q=1"
 
 
 async def test_failed_configuration_is_an_executor_error(tmp_path: Path) -> None:

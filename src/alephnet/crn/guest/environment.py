@@ -8,7 +8,6 @@ there is nothing to do.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from alephnet.crn.guest.configuration import GuestConfiguration, GuestVolume
 from alephnet.crn.guest.frames import PROTOCOL_VERSION
@@ -33,6 +32,8 @@ def mount_volumes(volumes: list[GuestVolume]) -> None:
 
 
 def mount(volume: GuestVolume) -> None:
+    import subprocess  # only the micro-VM mounts: the sandbox's start does without it
+
     assert volume.device is not None
     os.makedirs(volume.mount, exist_ok=True)
     command = ["mount", "-o", "ro" if volume.read_only else "rw"]

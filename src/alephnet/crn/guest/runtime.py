@@ -5,6 +5,10 @@ before the program is configured), each REQUEST runs as its own task so that req
 served concurrently and answered in any order, HALT stops the program and ends the guest.
 Frames are written with a plain `write` (whole frames, so they never interleave); the stream
 is drained only at the points where it matters.
+
+Cold start counts (above all under the micro-VM's emulation), so what only some programs need
+is imported when they need it: the executable proxy (http.client, a thread pool), zipfile,
+subprocess.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from alephnet.crn.guest.code import (
 )
 from alephnet.crn.guest.configuration import GuestConfiguration
 from alephnet.crn.guest.environment import mount_volumes, set_variables
-from alephnet.crn.guest.executable import ExecutableProgram
 from alephnet.crn.guest.frames import (
     PROTOCOL_VERSION,
     Frame,
@@ -118,6 +121,8 @@ class GuestRuntime:
             await asgi.start()
             return asgi
         if configuration.interface == "executable":
+            from alephnet.crn.guest.executable import ExecutableProgram
+
             prepare_import_path(code_folder)
             executable = ExecutableProgram(
                 executable_command(configuration, code_folder),
