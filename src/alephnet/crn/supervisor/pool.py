@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 Preparer = Callable[[str], Awaitable[PreparedProgram]]
 HISTORY_SIZE = 100
 RESTART_BASE_SECONDS = 1.0
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -186,12 +187,13 @@ class ExecutionPool:
 
     # --- stopping ---------------------------------------------------------------------
 
-    async def stop(self, vm_hash: str) -> bool:
-        """Stop the execution of `vm_hash`; False if there was none."""
+    async def stop(self, vm_hash: str, grace_seconds: float = STOP_GRACE_SECONDS) -> bool:
+        """Stop the execution of `vm_hash`; False if there was none. A guest that is stuck
+        (past its time limit) or gone gets no grace: it could not halt politely anyway."""
         record = self.executions.get(vm_hash)
         if record is None or not record.started:
             return False
-        await self._stop(record)
+        await self._stop(record, grace_seconds)
         return True
 
     async def erase(self, vm_hash: str) -> None:
@@ -214,13 +216,15 @@ class ExecutionPool:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _stop(self, record: ProgramExecution) -> None:
+    async def _stop(
+        self, record: ProgramExecution, grace_seconds: float = STOP_GRACE_SECONDS
+    ) -> None:
         if not record.stop_requested:
             record.stop_requested = True
             record.times.mark("stopping_at")
             record.cancel_expiry()
             with suppress(Exception):
-                await record.execution.stop()
+                await record.execution.stop(grace_seconds)
         await record.stopped.wait()
 
     def _arm_expiry(self, record: ProgramExecution) -> None:

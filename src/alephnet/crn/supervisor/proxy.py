@@ -73,7 +73,7 @@ async def _call(
     except TimeoutError:
         metrics_failures.labels("timeout").inc()
         record.log.append("stderr", f"a request ran past the {seconds:g} s limit: stopped")
-        await pool.stop(record.vm_hash)
+        await pool.stop(record.vm_hash, grace_seconds=0)
         return error_response(504, f"the program did not answer within {seconds:g} s"), "timeout"
     except GuestFailure as failure:
         metrics_failures.labels("exception").inc()
@@ -81,7 +81,7 @@ async def _call(
         return Response(text, 500, media_type="text/plain"), "exception"
     except GuestGone as gone:
         metrics_failures.labels("gone").inc()
-        await pool.stop(record.vm_hash)
+        await pool.stop(record.vm_hash, grace_seconds=0)
         return error_response(502, f"the program's guest is gone: {gone}"), "gone"
     return program_response(answer, record), "ok"
 
