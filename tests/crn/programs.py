@@ -23,7 +23,7 @@ async def app(scope, receive, send):
 """
 
 PROBE_APP = """
-import asyncio, importlib, os, socket, sys, time
+import asyncio, importlib, os, socket, subprocess, sys, time
 from urllib.parse import parse_qs
 
 STARTED = []
@@ -76,6 +76,18 @@ def probe(path, query, body):
         return body.decode()
     if path == "/started":
         return str(len(STARTED))
+    if path == "/spawn":
+        children = []
+        try:
+            for _ in range(int(query["count"])):
+                children.append(subprocess.Popen(["sleep", "5"]))
+            return f"spawned {len(children)}"
+        except OSError as error:
+            return f"spawned {len(children)} then {type(error).__name__}"
+        finally:
+            for child in children:
+                child.kill()
+                child.wait()
     if path == "/import":
         return importlib.import_module(query["module"]).__name__
     if path == "/uid":

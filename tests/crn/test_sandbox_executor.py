@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from alephnet.crn.executors.base import (
     VolumeSpec,
 )
 from alephnet.crn.executors.guest_link import GuestGone
-from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor
+from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor, cgroups
 from tests.crn.guest_process import LogLines
 from tests.crn.programs import (
     EXECUTABLE_SERVER,
@@ -113,6 +114,15 @@ async def test_endless_loop_is_stopped(tmp_path: Path) -> None:
     assert not any(path.exists() for path in execution.cgroup.procs_files)
 
 
+async def test_process_count_is_limited(tmp_path: Path) -> None:
+    execution = await SandboxExecutor(pids_max=20).start(probe_spec(tmp_path))
+    try:
+        answer = await call(execution, "/spawn", "count=40")
+    finally:
+        await execution.stop(grace_seconds=2)
+    assert re.fullmatch(r"spawned 1\d then BlockingIOError", answer), answer
+
+
 async def test_crash_ends_one_execution_only(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -196,3 +206,35 @@ async def test_immutable_volume_and_squashfs_code_are_read_only(tmp_path: Path) 
         answer = await call(execution, "/write", "path=/mnt/ro/greeting.txt", b"changed")
         assert "Read-only file system" in answer
         assert "Read-only" in await call(execution, "/write", "path=/opt/code/main.py", b"x")
+
+
+# cgroup v2 cannot be exercised on these v1 hosts: its file protocol is checked on a folder.
+
+
+def test_cgroup_v2_limits_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids")
+    group = cgroups.create_cgroup("program", Resources(2, 256, 10), pids_max=64)
+    folder = tmp_path / cgroups.GROUP_NAME / "program"
+    assert isinstance(group, cgroups.CgroupV2)
+    assert group.procs_files == [folder / "cgroup.procs"]
+    written = {name: (folder / name).read_text() for name in ("memory.max", "cpu.max", "pids.max")}
+    assert written == {
+        "memory.max": str(256 * 1024 * 1024),
+        "cpu.max": "200000 100000",
+        "pids.max": "64",
+    }
+    for parent in (tmp_path, tmp_path / cgroups.GROUP_NAME):
+        assert (parent / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\n")
+    assert not group.oom_killed()
+    (folder / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n")
+    assert group.oom_killed()
+
+
+def test_no_cgroup_hierarchy_is_an_executor_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cgroups, "CGROUP_ROOT", tmp_path)
+    with pytest.raises(ExecutorError, match="no cgroup hierarchy"):
+        cgroups.create_cgroup("program", Resources(1, 64, 10), pids_max=8)
