@@ -53,7 +53,7 @@ class Network:
     async def deploy(self, code: Path, **settings: object) -> str:
         async with AuthenticatedAlephClient(self.user, api_url=self.ccn.url) as client:
             published = await client.create_program(
-                code, "main:app", runtime=self.runtime_ref, internet=False, **settings
+                code, "main:app", runtime=self.runtime_ref, **{"internet": False, **settings}
             )
         return published.item_hash
 
@@ -205,3 +205,20 @@ async def test_control_routes_refuse_wrong_signatures(network: Network) -> None:
         assert refused.status_code == 403
         listed = (await client.get("/about/executions/list")).json()
         assert listed[hello]["vm_type"] == "persistent_program"
+
+
+async def test_the_aggregates_example_writes_and_reads_through_the_sdk(network: Network) -> None:
+    program_key = generate_account()
+    program = await network.deploy(
+        EXAMPLES / "aggregates",
+        internet=True,
+        aleph_api=True,
+        env={"PRIVATE_KEY": program_key.private_key.hex()},
+    )
+    async with network.crn_client() as client:
+        missing = await client.get(f"/vm/{program}/profile")
+        assert missing.status_code == 404, missing.text
+        written = await client.post(f"/vm/{program}/profile", json={"name": "alice"})
+        assert written.status_code == 200, written.text
+        read = await client.get(f"/vm/{program}/profile")
+        assert read.json() == {"address": program_key.address, "profile": {"name": "alice"}}
