@@ -9,7 +9,7 @@ import typer
 from alephnet.cli import output
 from alephnet.cli.context import cli_context
 from alephnet.cli.inputs import ContentFileOption, ContentOption, read_object
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
 from alephnet.sdk import AlephClient, AuthenticatedAlephClient, NotFound, Published
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ def set_key(
     file: ContentFileOption = None,
     channel: ChannelOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Merge a JSON object (--content, --file, or stdin) into the key.
 
@@ -38,7 +39,7 @@ def set_key(
     published = cli_context(ctx).write(
         lambda client: client.create_aggregate(key, document, channel=channel)
     )
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 @app.command("get")
@@ -69,10 +70,11 @@ def forget(
     key: KeyArgument,
     reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Erase a whole key of the current account: every revision, for good."""
     published = cli_context(ctx).write(lambda client: _forget_key(client, key, reason))
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 async def _forget_key(client: AuthenticatedAlephClient, key: str, reason: str | None) -> Published:

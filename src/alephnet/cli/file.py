@@ -17,7 +17,7 @@ import typer
 
 from alephnet.cli import output
 from alephnet.cli.context import cli_context
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
 from alephnet.protocol.cid import CidBuilder
 from alephnet.sdk import (
     AlephClient,
@@ -81,6 +81,7 @@ def upload(
     ref: Annotated[str | None, typer.Option(help="A name or hash the STORE refers to.")] = None,
     channel: ChannelOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Upload a file with the STORE message that keeps it on the network.
 
@@ -102,7 +103,7 @@ def upload(
                 channel=channel,
             )
         )
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 @app.command("download")
@@ -165,10 +166,11 @@ def forget(
     ],
     reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Forget your STORE messages of these files; nodes delete a file nothing else keeps."""
     published = cli_context(ctx).write(lambda client: _forget_files(client, hashes, reason))
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 async def _forget_files(

@@ -25,7 +25,7 @@ from alephnet.cli.compute import (
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
 from alephnet.sdk import DEFAULT_CRN_URL, DEFAULT_ROOTFS_SIZE_MIB, Execution, Message
 
 app = typer.Typer(
@@ -62,6 +62,7 @@ def create(
     name: Annotated[str | None, typer.Option(help="A name to find it by.")] = None,
     channel: ChannelOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Publish an INSTANCE message: a VM booted from a copy of the image, paid by holding."""
     keys = _public_keys(ssh_keys)
@@ -78,7 +79,7 @@ def create(
             channel=channel,
         )
     )
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 def _public_keys(given: list[str] | None) -> list[str]:
@@ -126,12 +127,13 @@ def delete(
     item_hash: HashArgument,
     reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Forget the INSTANCE message: CRNs stop the VM and erase its disk."""
     context = cli_context(ctx)
     context.read(lambda client: vm_message(client, INSTANCE, item_hash))
     published = context.write(lambda client: client.forget([item_hash], reason=reason))
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 def _record(message: Message) -> dict[str, Any]:

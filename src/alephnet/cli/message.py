@@ -23,6 +23,7 @@ from alephnet.cli.options import (
     JsonOption,
     PageOption,
     PaginationOption,
+    QuietOption,
     RefsOption,
     TagsOption,
     TypesOption,
@@ -158,10 +159,11 @@ def forget(
     hashes: Annotated[list[str], typer.Argument(help="Item hashes of your messages.")],
     reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Erase messages you sent (or may write for): their content is deleted on every node."""
     published = cli_context(ctx).write(lambda client: client.forget(hashes, reason=reason))
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 async def _print_stream(client: AlephClient, filters: MessageFilters, as_json: bool) -> None:

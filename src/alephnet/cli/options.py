@@ -17,6 +17,9 @@ from alephnet.sdk import MessageFilters
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON only (for scripts).")
 ]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print the item hash only (for shell variables).")
+]
 AddressOption = Annotated[
     str | None, typer.Option("--address", "-a", help="Whose data (default: the current account's).")
 ]

@@ -126,8 +126,12 @@ def _cell(value: Any) -> Text:
     return Text(str(to_jsonable(value)))
 
 
-def print_published(published: Published, as_json: bool) -> None:
-    """What every write command prints: the message's hash and what the node made of it."""
+def print_published(published: Published, as_json: bool, quiet: bool = False) -> None:
+    """What every write command prints: the message's hash and what the node made of it, or
+    (`--quiet`) the hash alone."""
+    if quiet and not as_json:
+        typer.echo(published.item_hash)
+        return
     emit(published, as_json, _print_published)
 
 

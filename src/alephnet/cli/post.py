@@ -16,6 +16,7 @@ from alephnet.cli.options import (
     JsonOption,
     PageOption,
     PaginationOption,
+    QuietOption,
     RefsOption,
     split,
 )
@@ -39,6 +40,7 @@ def send(
     content: ContentOption = None,
     file: ContentFileOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Publish a post whose content is a JSON document (--content, --file, or stdin).
 
@@ -48,7 +50,7 @@ def send(
     published = cli_context(ctx).write(
         lambda client: client.create_post(document, post_type, ref=ref, channel=channel)
     )
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 @app.command("amend")
@@ -59,13 +61,14 @@ def amend(
     content: ContentOption = None,
     file: ContentFileOption = None,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Replace a post's content; readers then see the newest amend under the original hash."""
     document = read_document(content, file)
     published = cli_context(ctx).write(
         lambda client: client.amend(item_hash, document, channel=channel)
     )
-    output.print_published(published, as_json)
+    output.print_published(published, as_json, quiet)
 
 
 @app.command("get")

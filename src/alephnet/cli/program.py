@@ -24,7 +24,7 @@ from alephnet.cli.compute import (
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
 from alephnet.sdk import (
     DEFAULT_CRN_URL,
     DEFAULT_RUNTIME,
@@ -74,6 +74,7 @@ def upload(
     channel: ChannelOption = None,
     crn_url: CrnUrlOption = DEFAULT_CRN_URL,
     as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Zip PATH, upload it (STORE) and publish a PROGRAM running it.
 
@@ -105,6 +106,9 @@ def upload(
             )
 
         published = cli_context(ctx).write(publish)
+    if quiet and not as_json:
+        typer.echo(published.item_hash)
+        return
     url = f"{crn_url.rstrip('/')}/vm/{published.item_hash}"
     output.emit({**output.to_jsonable(published), "url": url}, as_json, _print_uploaded)
 
@@ -258,6 +262,8 @@ def logs(
 
 
 def _print_logs(entries: list[LogEntry]) -> None:
+    if not entries:
+        output.console.print("no logs yet: the program printed nothing on this CRN")
     for entry in entries:
         stream = "err" if entry.stream == "stderr" else "out"
         output.console.print(
