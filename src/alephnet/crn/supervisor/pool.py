@@ -153,6 +153,7 @@ class ExecutionPool:
         prepared = await self._prepare(vm_hash)
         record.prepared = prepared
         record.times.mark("prepared_at")
+        prepared_after = time.monotonic() - clock
         # No await between the check and the insertion: concurrent starts see the reservation.
         check_admission(self._capacity, self.usage(), prepared.spec.resources)
         self.executions[vm_hash] = record
@@ -171,7 +172,13 @@ class ExecutionPool:
         self.metrics.cold_starts.inc()
         self.metrics.start_seconds.observe(time.monotonic() - clock)
         self._spawn(self._watch(record, clock))
-        logger.info("started program %s (%s)", vm_hash, record.vm_type)
+        logger.info(
+            "started program %s (%s) in %.3f s, %.3f s of it fetching",
+            vm_hash,
+            "persistent" if record.persistent else "on demand",
+            time.monotonic() - clock,
+            prepared_after,
+        )
         if self._draining:
             await self._stop(record)
             raise Draining()
