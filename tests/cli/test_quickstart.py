@@ -1,5 +1,6 @@
-"""The README's quickstart, run verbatim against a real CCN and a real CRN (`alephnet crn run`,
-sandbox executor), so the tour never rots; then the owner's commands on that CRN."""
+"""The README's quickstart and the SDK guide's examples (`docs/sdk.md`), run verbatim against a
+real CCN and a real CRN (`alephnet crn run`, sandbox executor), so they never rot; and the
+owner's commands on that CRN."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 README = REPOSITORY / "README.md"
+SDK_GUIDE = REPOSITORY / "docs" / "sdk.md"
 STOP_TIMEOUT = 30.0
 TOUR_TIMEOUT = 180.0
 QUICKSTART_BLOCK = re.compile(r"^## Quickstart\n.*?^```sh\n(?P<script>.*?)^```", re.M | re.S)
+PYTHON_BLOCK = re.compile(r"^```python\n(?P<code>.*?)^```", re.M | re.S)
 
 
 def quickstart_script() -> str:
@@ -40,11 +43,11 @@ class Shell:
     directory: Path
     environment: dict[str, str]
 
-    def run(self, script: str) -> subprocess.CompletedProcess[str]:
+    def run(self, script: str, **environment: str) -> subprocess.CompletedProcess[str]:
         completed = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=self.directory,
-            env=self.environment,
+            env={**self.environment, **environment},
             capture_output=True,
             text=True,
             timeout=TOUR_TIMEOUT,
@@ -110,3 +113,17 @@ def test_the_owner_reads_logs_and_stops_the_program_on_the_crn(shell: Shell) -> 
     assert run.stdout.count("Hello from alephnet!") == 2  # started again after the stop
     assert "stopped " in run.stdout
     assert "only the VM's owner" in run.stderr
+
+
+def test_the_sdk_guide_runs_verbatim(shell: Shell, tmp_path: Path) -> None:
+    """Every `python` block of docs/sdk.md, in order, as one script, with a key store of its
+    own."""
+    blocks = [found["code"] for found in PYTHON_BLOCK.finditer(SDK_GUIDE.read_text())]
+    assert len(blocks) >= 10
+    guide = tmp_path / "guide.py"
+    guide.write_text("\n\n".join(blocks))
+    run = shell.run(f"python {guide}", ALEPHNET_HOME=str(tmp_path / "home"))
+    assert "Hello from alephnet!" in run.stdout
+    assert "3145728 1000000" in run.stdout  # the resumed download
+    assert "no such message" in run.stdout
+    assert "the handler answered 404" in run.stdout
