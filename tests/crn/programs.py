@@ -90,6 +90,8 @@ def probe(path, query, body):
                 child.wait()
     if path == "/import":
         return importlib.import_module(query["module"]).__name__
+    if path == "/hostname":
+        return socket.gethostname()
     if path == "/uid":
         return f"{os.getuid()} {os.getpid()}"
     return "hello world"

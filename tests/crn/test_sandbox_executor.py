@@ -146,6 +146,25 @@ async def test_executable_program_behind_the_sandbox_loopback(tmp_path: Path) ->
         assert await call(execution, "/path", "q=1") == "executable /path?q=1"
 
 
+async def test_spare_sandbox_serves_a_program_under_its_limits(tmp_path: Path) -> None:
+    executor = SandboxExecutor(spares=1)
+    await executor.prestart()
+    try:
+        execution = await executor.start(probe_spec(tmp_path, memory_mib=64))
+        assert await call(execution, "/hostname") == "vm-spare"
+        assert await call(execution, "/env", "name=WHO") == "sandbox"
+        with pytest.raises(GuestGone):
+            await call(execution, "/alloc", "mib=256")
+        assert await asyncio.wait_for(execution.wait(), TIMEOUT) is ExitReason.OUT_OF_MEMORY
+        online = await executor.start(probe_spec(tmp_path, internet=True))
+        assert await call(online, "/hostname") != "vm-spare"
+        await online.stop()
+    finally:
+        await executor.close()
+    memory_groups = execution.cgroup.procs_files[0].parent.parent
+    assert not [group for group in memory_groups.iterdir() if group.name.startswith("spare-")]
+
+
 async def test_failed_configuration_is_an_executor_error(tmp_path: Path) -> None:
     with pytest.raises(ExecutorError, match="has no attribute 'nothing'") as failure:
         await SandboxExecutor().start(probe_spec(tmp_path, entrypoint="main:nothing"))

@@ -38,7 +38,7 @@ from alephnet.crn.guest.frames import (
     encode_frame,
     read_frame,
 )
-from alephnet.crn.guest.logs import capture_output, release_output
+from alephnet.crn.guest.logs import OutputCapture
 
 LOG_FLUSH_TIMEOUT = 2.0
 
@@ -61,12 +61,12 @@ class GuestRuntime:
         self._code_dir = code_dir
         self._program: Program | None = None
         self._requests: set[asyncio.Task[None]] = set()
-        self._log_threads: list[Any] = []
+        self._output: OutputCapture | None = None
         self._exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     async def run(self) -> int:
         """Serve until HALT, the end of the stream, or the program's exit; the exit status."""
-        self._log_threads = capture_output(self._send_log, asyncio.get_running_loop())
+        self._output = OutputCapture(self._send_log, asyncio.get_running_loop())
         self._send(Frame(FrameType.READY, {"version": PROTOCOL_VERSION}))
         reading = asyncio.create_task(self._read_frames(), name="guest-frames")
         ending: list[asyncio.Future[Any]] = [reading, self._exit_code]
@@ -107,9 +107,12 @@ class GuestRuntime:
             configuration = GuestConfiguration.from_header(frame.header)
             self._program = await self._start_program(configuration, frame.body)
         except Exception as error:
-            self._send(Frame(FrameType.CONFIGURED, {"success": False, **failure(error)}))
+            answer = {"success": False, **failure(error)}
         else:
-            self._send(Frame(FrameType.CONFIGURED, {"success": True}))
+            answer = {"success": True}
+        if self._output is not None:
+            await self._output.settle()
+        self._send(Frame(FrameType.CONFIGURED, answer))
         await self._writer.drain()
 
     async def _start_program(self, configuration: GuestConfiguration, code: bytes) -> Program:
@@ -165,9 +168,9 @@ class GuestRuntime:
         if program is not None:
             with contextlib.suppress(Exception):
                 await program.stop()
-        if self._log_threads:
-            threads, self._log_threads = self._log_threads, []
-            await asyncio.to_thread(release_output, threads, LOG_FLUSH_TIMEOUT)
+        if self._output is not None:
+            output, self._output = self._output, None
+            await asyncio.to_thread(output.release, LOG_FLUSH_TIMEOUT)
             await asyncio.sleep(0)
         if halted:
             self._send(Frame(FrameType.HALTED))

@@ -38,6 +38,10 @@ class Cgroup(Protocol):
 
     def pids(self) -> set[int]: ...
 
+    def apply_limits(self, resources: Resources, pids_max: int) -> None:
+        """Set (or change, for a spare sandbox taken by a program) the group's limits."""
+        ...
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the group for want of memory."""
         ...
@@ -106,18 +110,23 @@ class CgroupV1:
         try:
             for folder in folders.values():
                 folder.mkdir(parents=True)
-            group._limit(resources, pids_max)
+            group.apply_limits(resources, pids_max)
         except (OSError, ExecutorError) as error:
             group.remove()
             raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
         return group
 
-    def _limit(self, resources: Resources, pids_max: int) -> None:
+    def apply_limits(self, resources: Resources, pids_max: int) -> None:
         memory = self._folders["memory"]
         limit = resources.memory_mib * 1024 * 1024
-        write(memory / "memory.limit_in_bytes", limit)
+        files = [memory / "memory.limit_in_bytes"]
         if (memory / "memory.memsw.limit_in_bytes").exists():
-            write(memory / "memory.memsw.limit_in_bytes", limit)
+            files.append(memory / "memory.memsw.limit_in_bytes")
+        # memory+swap may never be below memory: raise it first, lower it last.
+        if limit > int(files[0].read_text()):
+            files.reverse()
+        for path in files:
+            write(path, limit)
         write(memory / "memory.swappiness", 0)
         write(self._folders["cpu"] / "cpu.cfs_period_us", CPU_PERIOD_US)
         write(self._folders["cpu"] / "cpu.cfs_quota_us", resources.vcpus * CPU_PERIOD_US)
@@ -156,15 +165,19 @@ class CgroupV2:
                 parent.mkdir(exist_ok=True)
                 write(parent / "cgroup.subtree_control", "+memory +cpu +pids")
             folder.mkdir()
-            write(folder / "memory.max", resources.memory_mib * 1024 * 1024)
-            if (folder / "memory.swap.max").exists():
-                write(folder / "memory.swap.max", 0)
-            write(folder / "cpu.max", f"{resources.vcpus * CPU_PERIOD_US} {CPU_PERIOD_US}")
-            write(folder / "pids.max", pids_max)
+            group.apply_limits(resources, pids_max)
         except (OSError, ExecutorError) as error:
             group.remove()
             raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
         return group
+
+    def apply_limits(self, resources: Resources, pids_max: int) -> None:
+        folder = self._folder
+        write(folder / "memory.max", resources.memory_mib * 1024 * 1024)
+        if (folder / "memory.swap.max").exists():
+            write(folder / "memory.swap.max", 0)
+        write(folder / "cpu.max", f"{resources.vcpus * CPU_PERIOD_US} {CPU_PERIOD_US}")
+        write(folder / "pids.max", pids_max)
 
     @property
     def procs_files(self) -> list[Path]:

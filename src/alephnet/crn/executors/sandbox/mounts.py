@@ -40,6 +40,8 @@ ETC_FILES = (
 )
 PACKAGE_ROOT = Path("/opt/alephnet")
 CODE_FOLDER = "/opt/code"
+# Where zip and plain code go: the guest writes it there from the CONFIGURE frame.
+CODE_TMPFS = ["--tmpfs", CODE_FOLDER]
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ async def program_mounts(spec: ExecutionSpec) -> ProgramMounts:
         mounts.arguments += ["--ro-bind", str(folder), CODE_FOLDER]
         mounts.code_mount = CODE_FOLDER
     else:
-        mounts.arguments += ["--tmpfs", CODE_FOLDER]
+        mounts.arguments += CODE_TMPFS
         mounts.code = read_code(spec.code.path)
     for volume in spec.volumes:
         mounts.arguments += await volume_arguments(volume)
