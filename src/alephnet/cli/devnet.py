@@ -13,9 +13,15 @@ from alephnet.cli.errors import fail
 from alephnet.cli.options import JsonOption
 from alephnet.devnet import supervisor
 from alephnet.devnet.control import DevnetError, live_state, stop_devnet
-from alephnet.devnet.layout import DEFAULT_BASE_PORT, DEFAULT_CCNS, DEFAULT_DIR, DevnetLayout
+from alephnet.devnet.layout import (
+    DEFAULT_BASE_PORT,
+    DEFAULT_CCNS,
+    DEFAULT_CRN_BASE_PORT,
+    DEFAULT_DIR,
+    DevnetLayout,
+)
 from alephnet.devnet.state import DevnetState
-from alephnet.devnet.status import NodeStatus, probe_nodes
+from alephnet.devnet.status import NodeStatus, probe_crns, probe_nodes
 
 app = typer.Typer(
     help="Run a whole local network (CCNs on loopback) in one command: up, status, down.",
@@ -44,6 +50,18 @@ def up(
             min=1, max=65000, help="Port of CCN 1 (the CLI's default --api-url); CCN i gets +i-1."
         ),
     ] = DEFAULT_BASE_PORT,
+    crns: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=20,
+            help="How many compute nodes (CRNs, sandbox executor) to start; CRN i runs "
+            "programs from CCN i (round robin).",
+        ),
+    ] = 0,
+    crn_base_port: Annotated[
+        int, typer.Option(min=1, max=65000, help="Port of CRN 1; CRN i gets +i-1.")
+    ] = DEFAULT_CRN_BASE_PORT,
 ) -> None:
     """Start CCNs on 127.0.0.1, each syncing with all the others, and keep them running.
 
@@ -53,7 +71,7 @@ def up(
     Ctrl-C stops every node cleanly, as `devnet down` does from another terminal.
     Data stays in DIR between runs: delete DIR for a fresh network.
     """
-    layout = DevnetLayout(directory.resolve(), ccns, base_port)
+    layout = DevnetLayout(directory.resolve(), ccns, base_port, crns, crn_base_port)
     try:
         supervisor.run_devnet(layout, output.console)
     except DevnetError as error:
@@ -71,10 +89,13 @@ def status(directory: DirOption = DEFAULT_DIR, as_json: JsonOption = False) -> N
     if state is None:
         raise fail(f"no devnet is running from {layout.root}: start one with `alephnet devnet up`")
     statuses = asyncio.run(probe_nodes(state.nodes))
-    output.emit(_status_document(state, statuses), as_json, _print_status)
+    crn_statuses = asyncio.run(probe_crns(state.crns))
+    output.emit(_status_document(state, statuses, crn_statuses), as_json, _print_status)
 
 
-def _status_document(state: DevnetState, statuses: list[NodeStatus]) -> dict[str, Any]:
+def _status_document(
+    state: DevnetState, statuses: list[NodeStatus], crn_statuses: list[NodeStatus]
+) -> dict[str, Any]:
     """The state file's facts with what the nodes answer now (`up`) and whether each recorded
     process still runs (`running`: a node can run and not answer, while starting)."""
     return {
@@ -93,6 +114,18 @@ def _status_document(state: DevnetState, statuses: list[NodeStatus]) -> dict[str
             }
             for record, status in zip(state.nodes, statuses, strict=True)
         ],
+        "crns": [
+            {
+                "name": record.name,
+                "url": record.url,
+                "pid": record.process.pid,
+                "running": record.process.process.alive(),
+                "up": status.up,
+                "programs": status.programs,
+                "log_file": record.log_file,
+            }
+            for record, status in zip(state.crns, crn_statuses, strict=True)
+        ],
     }
 
 
@@ -100,6 +133,10 @@ def _print_status(document: dict[str, Any]) -> None:
     columns = ["name", "url", "pid", "running", "up", "processed", "pending", "log_file"]
     rows = [[node[column] for column in columns] for node in document["nodes"]]
     output.print_table(rows, columns, title="devnet")
+    if document["crns"]:
+        crn_columns = ["name", "url", "pid", "running", "up", "programs", "log_file"]
+        crn_rows = [[crn[column] for column in crn_columns] for crn in document["crns"]]
+        output.print_table(crn_rows, crn_columns, title="compute nodes")
     wallet = document["wallet"]
     output.console.print(
         f"dev wallet {wallet.address}, key file {wallet.key_file}", highlight=False

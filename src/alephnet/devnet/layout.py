@@ -8,10 +8,13 @@ DIR/
   ccn-1.toml       node 1's settings: the other nodes as its sync peers
   ccn-1.log        node 1's output
   ccn-2/ ...
+  crn-1/           compute node 1's data (key, file cache, volumes); crn-1.log its output
 ```
 
 Node i listens on `base_port + i - 1`, so node 1 gets the base port: 4024 by default, the
-node the SDK and the CLI talk to when no `--api-url` is given.
+node the SDK and the CLI talk to when no `--api-url` is given. Compute node (CRN) i listens on
+`crn_base_port + i - 1` (CRN 1 on 4020, the SDK's default CRN) and uses CCN
+`(i - 1) % ccns + 1`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 DEFAULT_DIR = Path(".alephnet/devnet")
 DEFAULT_BASE_PORT = 4024
 DEFAULT_CCNS = 3
+DEFAULT_CRN_BASE_PORT = 4020
 HOST = "127.0.0.1"
 WALLET_NAME = "devnet"
 
@@ -42,10 +46,25 @@ class NodeLayout:
 
 
 @dataclass(frozen=True, slots=True)
+class CrnLayout:
+    name: str
+    port: int
+    data_dir: Path
+    log_file: Path
+    ccn_url: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class DevnetLayout:
     root: Path
     ccns: int = DEFAULT_CCNS
     base_port: int = DEFAULT_BASE_PORT
+    crns: int = 0
+    crn_base_port: int = DEFAULT_CRN_BASE_PORT
 
     @property
     def state_file(self) -> Path:
@@ -59,9 +78,32 @@ class DevnetLayout:
     def nodes(self) -> list[NodeLayout]:
         return [self._node(index) for index in range(1, self.ccns + 1)]
 
+    @property
+    def crn_nodes(self) -> list[CrnLayout]:
+        nodes = self.nodes
+        return [
+            CrnLayout(
+                name=f"crn-{index}",
+                port=self.crn_base_port + index - 1,
+                data_dir=self.root / f"crn-{index}",
+                log_file=self.root / f"crn-{index}.log",
+                ccn_url=nodes[(index - 1) % len(nodes)].url,
+            )
+            for index in range(1, self.crns + 1)
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [node.port for node in self.nodes] + [crn.port for crn in self.crn_nodes]
+
+    def shared_ports(self) -> list[int]:
+        """Ports given to two nodes (CRN ports running into CCN ports)."""
+        ports = self.ports
+        return sorted({port for port in ports if ports.count(port) > 1})
+
     def busy_ports(self) -> list[int]:
         """The nodes' ports something else listens on already: a node would die on them."""
-        return [node.port for node in self.nodes if not _port_is_free(node.port)]
+        return [port for port in self.ports if not _port_is_free(port)]
 
     def write_configs(self) -> None:
         """One TOML settings file per node naming every other node as a sync peer; rewritten

@@ -49,17 +49,20 @@ class WalletRecord(BaseModel):
 
 
 class DevnetState(BaseModel):
-    """What `up` started: its own process (the supervisor), the nodes, the dev wallet."""
+    """What `up` started: its own process (the supervisor), the nodes (CCNs, then compute
+    nodes), the dev wallet."""
 
     model_config = ConfigDict(frozen=True)
 
     supervisor: ProcessRecord
     nodes: list[NodeRecord]
     wallet: WalletRecord
+    crns: list[NodeRecord] = []
 
     @property
     def processes(self) -> list[ProcessId]:
-        return [self.supervisor.process, *(node.process.process for node in self.nodes)]
+        nodes = [*self.nodes, *self.crns]
+        return [self.supervisor.process, *(node.process.process for node in nodes)]
 
     def running(self) -> list[ProcessId]:
         return [process for process in self.processes if process.alive()]

@@ -2,6 +2,8 @@
 
 A node is up when it answers `/api/v0/version`; its counts come from `/metrics.json`
 (`alephnet_messages_processed_total` since it started, `alephnet_pending_messages` now).
+A compute node (CRN) is up when it answers `/about/executions/list`, which lists the programs
+it runs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from alephnet.devnet.processes import VERSION_PATH, answers
 PROBE_TIMEOUT = 1.0
 PROCESSED = "alephnet_messages_processed_total"
 PENDING = "alephnet_pending_messages"
+EXECUTIONS_PATH = "/about/executions/list"
 
 
 class NamedNode(Protocol):
@@ -35,12 +38,28 @@ class NodeStatus:
     up: bool
     processed: int | None = None
     pending: int | None = None
+    programs: int | None = None  # compute nodes only
 
 
 async def probe_nodes(nodes: Sequence[NamedNode]) -> list[NodeStatus]:
     """Every node probed at once: a node that hangs costs one timeout, not one per node."""
     async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
         return list(await asyncio.gather(*(_probe(client, node) for node in nodes)))
+
+
+async def probe_crns(crns: Sequence[NamedNode]) -> list[NodeStatus]:
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:
+        return list(await asyncio.gather(*(_probe_crn(client, crn) for crn in crns)))
+
+
+async def _probe_crn(client: httpx.AsyncClient, crn: NamedNode) -> NodeStatus:
+    try:
+        response = await client.get(crn.url + EXECUTIONS_PATH)
+    except httpx.TransportError:
+        return NodeStatus(crn.name, crn.url, up=False)
+    if response.status_code != 200:
+        return NodeStatus(crn.name, crn.url, up=False)
+    return NodeStatus(crn.name, crn.url, up=True, programs=len(response.json()))
 
 
 async def _probe(client: httpx.AsyncClient, node: NamedNode) -> NodeStatus:
@@ -79,7 +98,12 @@ def status_line(statuses: Sequence[NodeStatus]) -> Text:
         line.append(f"{status.name} ", style="bold")
         if status.up:
             line.append("up", style="green")
-            line.append(f" {_shown(status.processed)} processed {_shown(status.pending)} pending")
+            if status.programs is not None:
+                line.append(f" {status.programs} programs")
+            else:
+                line.append(
+                    f" {_shown(status.processed)} processed {_shown(status.pending)} pending"
+                )
         else:
             line.append("down", style="red")
     return line

@@ -19,7 +19,13 @@ from rich.live import Live
 
 from alephnet.devnet.control import DevnetError, refuse_if_running
 from alephnet.devnet.layout import DevnetLayout
-from alephnet.devnet.processes import CcnProcess, NodeStartError, ProcessId, stop_processes
+from alephnet.devnet.processes import (
+    CcnProcess,
+    CrnProcess,
+    NodeStartError,
+    ProcessId,
+    stop_processes,
+)
 from alephnet.devnet.state import (
     DevnetState,
     NodeRecord,
@@ -28,7 +34,7 @@ from alephnet.devnet.state import (
     remove_state,
     write_state,
 )
-from alephnet.devnet.status import probe_nodes, status_line
+from alephnet.devnet.status import probe_crns, probe_nodes, status_line
 from alephnet.devnet.wallet import ensure_wallet
 from alephnet.sdk.accounts import Account
 
@@ -40,6 +46,12 @@ def run_devnet(layout: DevnetLayout, console: Console) -> None:
     """Start the devnet and keep it running until Ctrl-C or SIGTERM; return once it is
     stopped. Raises `DevnetError` when it cannot start (nothing is left running then)."""
     refuse_if_running(layout)
+    shared = layout.shared_ports()
+    if shared:
+        raise DevnetError(
+            f"ports {', '.join(map(str, shared))} would serve a CCN and a CRN: "
+            "move the CRNs with --crn-base-port"
+        )
     busy = layout.busy_ports()
     if busy:
         raise DevnetError(
@@ -52,17 +64,27 @@ def run_devnet(layout: DevnetLayout, console: Console) -> None:
         CcnProcess(node.data_dir, port=node.port, config=node.config_file, log_level=NODE_LOG_LEVEL)
         for node in layout.nodes
     ]
+    crns = [
+        CrnProcess(crn.data_dir, crn.ccn_url, port=crn.port, log_level=NODE_LOG_LEVEL)
+        for crn in layout.crn_nodes
+    ]
     try:
-        for node in nodes:
+        for node in [*nodes, *crns]:
             node.launch()
-        write_state(layout.state_file, _state(layout, nodes, wallet))
-        console.print(f"starting {len(nodes)} CCNs, logs in {layout.root}/ccn-N.log ...")
-        asyncio.run(_serve(layout, nodes, wallet, console))
+        write_state(layout.state_file, _state(layout, nodes, crns, wallet))
+        compute = f" and {len(crns)} CRNs" if crns else ""
+        console.print(f"starting {len(nodes)} CCNs{compute}, logs in {layout.root}/*.log ...")
+        asyncio.run(_serve(layout, [*nodes, *crns], wallet, console))
     finally:
-        _stop(layout, nodes, console)
+        _stop(layout, [*nodes, *crns], console)
 
 
-def _state(layout: DevnetLayout, nodes: Sequence[CcnProcess], wallet: Account) -> DevnetState:
+def _state(
+    layout: DevnetLayout,
+    nodes: Sequence[CcnProcess],
+    crns: Sequence[CrnProcess],
+    wallet: Account,
+) -> DevnetState:
     assert wallet.path is not None, "the wallet was loaded from its key file"
     return DevnetState(
         supervisor=ProcessRecord.of(ProcessId.of(os.getpid())),
@@ -76,6 +98,17 @@ def _state(layout: DevnetLayout, nodes: Sequence[CcnProcess], wallet: Account) -
                 log_file=layout_node.log_file,
             )
             for layout_node, node in zip(layout.nodes, nodes, strict=True)
+        ],
+        crns=[
+            NodeRecord(
+                name=layout_crn.name,
+                url=layout_crn.url,
+                port=layout_crn.port,
+                process=ProcessRecord.of(crn.process_id),
+                data_dir=layout_crn.data_dir,
+                log_file=layout_crn.log_file,
+            )
+            for layout_crn, crn in zip(layout.crn_nodes, crns, strict=True)
         ],
         wallet=WalletRecord(address=wallet.address, key_file=wallet.path),
     )
@@ -104,10 +137,16 @@ async def _serve(
 def _print_ready(layout: DevnetLayout, wallet: Account, console: Console) -> None:
     """Where everything is, one fact per line, never wrapped: URLs and paths get copied."""
     lines = [
-        f"alephnet devnet: {layout.ccns} CCNs up (state in {layout.state_file})",
+        f"alephnet devnet: {layout.ccns} CCNs and {layout.crns} CRNs up "
+        f"(state in {layout.state_file})",
         *(
             f"  {node.name}  API {node.url}  docs {node.url}/docs  log {node.log_file}"
             for node in layout.nodes
+        ),
+        *(
+            f"  {crn.name}  runs programs from {crn.ccn_url} at {crn.url}/vm/HASH/  "
+            f"log {crn.log_file}"
+            for crn in layout.crn_nodes
         ),
         f"dev wallet {wallet.address} (funded: nodes count every address as funded until "
         "payments land)",
@@ -121,11 +160,12 @@ def _print_ready(layout: DevnetLayout, wallet: Account, console: Console) -> Non
 
 async def _show_status(layout: DevnetLayout, console: Console) -> None:
     """Refresh the one-line status every second, until cancelled."""
-    nodes = layout.nodes
+    nodes, crns = layout.nodes, layout.crn_nodes
     try:
         with Live(console=console, auto_refresh=False) as live:
             while True:
-                live.update(status_line(await probe_nodes(nodes)), refresh=True)
+                statuses = await probe_nodes(nodes) + await probe_crns(crns)
+                live.update(status_line(statuses), refresh=True)
                 await asyncio.sleep(REFRESH_SECONDS)
     finally:
         if not console.is_terminal:
@@ -139,7 +179,7 @@ def _stop(layout: DevnetLayout, nodes: Sequence[CcnProcess], console: Console) -
         signal.signal(signum, signal.SIG_IGN)
     running = [node.process_id for node in nodes if node.running]
     if running:
-        console.print(f"stopping {len(running)} CCNs (at most 30 s) ...")
+        console.print(f"stopping {len(running)} nodes (at most 30 s) ...")
     killed = stop_processes(running)
     for node in nodes:
         node.reap()
