@@ -28,6 +28,7 @@ class SparePool:
         self._ready: list[SandboxExecution] = []
         self._filling: asyncio.Task[None] | None = None
         self._discarding: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def take(self) -> SandboxExecution | None:
         """A live spare, if one is ready; the pool starts refilling either way."""
@@ -46,14 +47,20 @@ class SparePool:
         task.add_done_callback(self._discarding.discard)
 
     async def fill(self) -> None:
-        while len(self._ready) < self._size:
+        while len(self._ready) < self._size and not self._closed:
             try:
-                self._ready.append(await self._launch())
+                spare = await self._launch()
             except Exception:
                 logger.exception("starting a spare sandbox failed")
                 return
+            if self._closed:  # closed while this one was starting
+                await spare.stop(grace_seconds=0)
+                return
+            self._ready.append(spare)
 
     async def close(self) -> None:
+        """Stop the spares; the pool stays empty from now on."""
+        self._closed = True
         if self._filling is not None:
             self._filling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -63,5 +70,5 @@ class SparePool:
         await asyncio.gather(*stopping, *self._discarding)
 
     def _refill(self) -> None:
-        if self._size and (self._filling is None or self._filling.done()):
+        if self._size and not self._closed and (self._filling is None or self._filling.done()):
             self._filling = asyncio.create_task(self.fill(), name="sandbox-spares")
