@@ -58,6 +58,12 @@ class CrnSettings(BaseSettings):
     domain: str = Field(
         default="localhost", description="programs answer at {hash}.vm.{domain} too"
     )
+    spare_sandboxes: int = Field(
+        default=1,
+        ge=0,
+        description="sandboxes started ahead of demand (sandbox executor): a program without "
+        "volumes or internet then starts without waiting for bubblewrap and the interpreter",
+    )
     log_level: str = "INFO"
     log_lines_per_execution: int = Field(
         default=1000, ge=1, description="LOG lines kept in memory per execution"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,9 @@ class ExecutorSetup:
     runtime_file: Callable[[], Path]
     # Whether programs need their `runtime.ref` downloaded (the micro-VM boots it).
     needs_runtime: bool
+    # Work the executor does ahead of demand once the node runs, and undoes when it stops.
+    prestart: Callable[[], Awaitable[None]] | None = None
+    close: Callable[[], Awaitable[None]] | None = None
 
 
 def executor_setup(settings: CrnSettings) -> ExecutorSetup:
@@ -31,10 +34,13 @@ def executor_setup(settings: CrnSettings) -> ExecutorSetup:
             raise ExecutorUnavailable("the microvm executor is not part of this build yet")
         from alephnet.crn.executors.sandbox import SandboxExecutor
 
+        sandbox = SandboxExecutor(spares=settings.spare_sandboxes)
         return ExecutorSetup(
-            SandboxExecutor(),
+            sandbox,
             lambda: sandbox_runtime_descriptor(settings.data_dir / "runtime"),
             needs_runtime=False,
+            prestart=sandbox.prestart,
+            close=sandbox.close,
         )
     except ExecutorError as error:
         raise ExecutorUnavailable(

@@ -85,14 +85,21 @@ async def running_node(
             started_at=time.time(),
         )
         logger.info("CRN node address %s, executor %s", account.address, settings.executor)
-        publishing = asyncio.create_task(runtime.publish_until_done(setup.runtime_file()))
+        background: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(runtime.publish_until_done(setup.runtime_file()))
+        ]
+        if setup.prestart is not None:
+            background.append(asyncio.ensure_future(setup.prestart()))
         try:
             yield node
         finally:
-            publishing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await publishing
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
+            if setup.close is not None:
+                await setup.close()
 
 
 def front_url(settings: CrnSettings) -> str:
