@@ -58,6 +58,7 @@ class SandboxExecutor:
         if shutil.which("bwrap") is None:
             raise ExecutorError("the sandbox executor needs bubblewrap (`apt install bubblewrap`)")
         self._runtime = runtime or RuntimeRoot.of_this_process()
+        self._runtime.precompile()
         self._pids_max = pids_max
         self._spares = SparePool(spares, self._launch_spare)
 
