@@ -72,11 +72,14 @@ async def call(execution: SandboxExecution, path: str, query: str = "", body: by
 
 
 async def test_hello_world_and_the_sdk_importable(tmp_path: Path) -> None:
+    logs = LogLines()
     async with running(probe_spec(tmp_path)) as execution:
+        execution.link.set_log_callback(logs)
         assert await call(execution, "/") == "hello world"
         assert await call(execution, "/env", "name=WHO") == "sandbox"
         assert await call(execution, "/import", "module=alephnet.sdk") == "alephnet.sdk"
     assert execution.exit_reason is ExitReason.STOPPED
+    assert ("stdout", "probe: shutdown") in logs.lines  # HALT ran the lifespan shutdown
 
 
 async def test_start_output_reaches_the_log_callback(tmp_path: Path) -> None:
@@ -180,6 +183,8 @@ async def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
         for path in hidden:
             answer = await call(execution, "/read", f"path={path}")
             assert answer.startswith("error "), (path, answer)
+        # Its own PID namespace: PID 1 is bubblewrap, no host process is in sight.
+        assert "bwrap" in await call(execution, "/read", "path=/proc/1/cmdline")
 
 
 @pytest.mark.parametrize("internet", [False, True])
