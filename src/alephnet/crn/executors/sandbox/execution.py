@@ -8,7 +8,7 @@ from collections import deque
 
 from alephnet.crn.executors.base import ExitReason
 from alephnet.crn.executors.guest_link import GuestFailure, GuestLink
-from alephnet.crn.executors.sandbox.cgroups import Cgroup, destroy
+from alephnet.crn.executors.sandbox.cgroups import Cgroup, destroy, kill_all
 
 STDERR_TAIL_BYTES = 16 * 1024
 
@@ -56,7 +56,7 @@ class SandboxExecution:
             self._stopping = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._halt(grace_seconds), grace_seconds)
-            await destroy(self._cgroup)
+            await kill_all(self._cgroup)  # then the watcher removes the emptied group
         await self.wait()
 
     async def _halt(self, timeout: float) -> None:
