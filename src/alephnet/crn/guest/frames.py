@@ -21,6 +21,11 @@ The header is a JSON object whose `type` is one of `FrameType`; the body carries
     guest -> host  LOG         {"stream": "stdout"|"stderr", "line"}
     host  -> guest HALT        {}
     guest -> host  HALTED      {}                               then the guest exits
+
+A REQUEST's scope is the ASGI http scope made JSON-safe: its bytes (`query_string`,
+`raw_path`, header names and values) as latin-1 strings, `headers`, `client` and `server` as
+lists; the guest turns them back into bytes and tuples. RESPONSE headers are `[name, value]`
+latin-1 strings. The guest ends when its stream ends, as if it had been sent HALT.
 """
 
 from __future__ import annotations
