@@ -33,7 +33,7 @@ class CrnMetrics:
         )
         self.failures = Counter(
             "alephnet_crn_failures",
-            "Program failures by kind (start, crash, timeout, exception, gone)",
+            "Program failures by kind (prepare, start, crash, timeout, exception, gone)",
             ["kind"],
             registry=self.registry,
         )

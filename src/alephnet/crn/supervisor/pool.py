@@ -150,7 +150,11 @@ class ExecutionPool:
         )
         clock = time.monotonic()
         record.times.mark("preparing_at")
-        prepared = await self._prepare(vm_hash)
+        try:
+            prepared = await self._prepare(vm_hash)
+        except SupervisorError:
+            self.metrics.failures.labels("prepare").inc()
+            raise
         record.prepared = prepared
         record.times.mark("prepared_at")
         prepared_after = time.monotonic() - clock
