@@ -6,10 +6,12 @@ import pytest
 
 from alephnet.sdk import (
     AccountError,
+    AsgiTransport,
     CrnClient,
     NodeUnreachable,
     NotAuthorized,
     NotFound,
+    SyncCrnClient,
     generate_account,
 )
 from tests.ccn.node_process import free_port
@@ -102,3 +104,13 @@ async def test_an_unreachable_crn_is_named() -> None:
     async with CrnClient(url) as client:
         with pytest.raises(NodeUnreachable, match=url):
             await client.call(VM)
+
+
+def test_the_blocking_facade_drives_a_crn_client() -> None:
+    owner = generate_account("ETH")
+    crn = FakeCrn(DOMAIN, owners={VM: owner.address})
+    transport = AsgiTransport(crn.app())
+    with SyncCrnClient(transport.api_url, transport=transport, account=owner) as client:
+        assert client.call(VM, "/sync").json()["path"] == "/sync"
+        client.stop(VM)
+    assert crn.operations == [("stop", VM)]

@@ -95,3 +95,26 @@ async def test_an_instance_on_a_stored_image(writer: AuthenticatedAlephClient) -
 async def test_a_bad_instance_is_refused_before_sending(writer: AuthenticatedAlephClient) -> None:
     with pytest.raises(InvalidContent, match="rootfs"):
         await writer.create_instance("not a hash")
+
+
+async def test_push_a_file_and_a_document_without_a_message(
+    writer: AuthenticatedAlephClient,
+) -> None:
+    sent: list[int] = []
+    file_hash = await writer.push_file(DATA, progress=lambda done, _total: sent.append(done))
+    assert file_hash == FILE_HASH
+    assert sent[-1] == len(DATA)
+    assert await writer.download_file(file_hash) == DATA
+    cid = await writer.push_file(b"to ipfs", storage_engine="ipfs")
+    assert cid.startswith("Qm")
+    assert await writer.download_file(cid) == b"to ipfs"
+    document_hash = await writer.push_json({"a": [1, 2]})
+    assert await writer.download_file(document_hash) == b'{"a":[1,2]}'
+
+
+async def test_address_stats_count_messages_per_address(writer: AuthenticatedAlephClient) -> None:
+    await writer.create_post({"n": 1}, "note")
+    await writer.create_aggregate("profile", {"n": 1})
+    stats = await writer.get_address_stats(address_contains=writer.address[2:10].lower())
+    assert stats.data[writer.address]["messages"] == 2
+    assert stats.total == 1

@@ -40,6 +40,7 @@ from alephnet.sdk.exceptions import (
 from alephnet.sdk.models import (
     AddressFile,
     AddressFiles,
+    AddressStatsPage,
     AggregatePage,
     AggregateRecord,
     Authorization,
@@ -61,7 +62,7 @@ from alephnet.sdk.models import (
     Published,
     StoredContent,
 )
-from alephnet.sdk.sync import SyncAlephClient, SyncAuthenticatedAlephClient
+from alephnet.sdk.sync import SyncAlephClient, SyncAuthenticatedAlephClient, SyncCrnClient
 from alephnet.sdk.transport import (
     DEFAULT_TIMEOUT_SECONDS,
     AsgiTransport,
@@ -82,6 +83,7 @@ __all__ = [
     "AccountError",
     "AddressFile",
     "AddressFiles",
+    "AddressStatsPage",
     "AggregatePage",
     "AggregateRecord",
     "AlephClient",
@@ -134,6 +136,7 @@ __all__ = [
     "StoredKey",
     "SyncAlephClient",
     "SyncAuthenticatedAlephClient",
+    "SyncCrnClient",
     "Transport",
     "TransportError",
     "account_from_mnemonic",

@@ -54,6 +54,20 @@ def hash_and_size(stream: BinaryIO, engine: StorageEngine) -> tuple[str, int]:
     return (sha256.hexdigest() if engine == "storage" else cid.cid_v0()), size
 
 
+def raw_body(stream: BinaryIO, size: int, progress: Progress | None) -> AsyncIterator[bytes]:
+    """The file alone as a request body (streamed, constant memory)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = 0
+        while chunk := stream.read(CHUNK):
+            sent += len(chunk)
+            yield chunk
+            if progress is not None:
+                progress(sent, size)
+
+    return body()
+
+
 def multipart_form(
     metadata: dict[str, Any], stream: BinaryIO, size: int, progress: Progress | None
 ) -> tuple[AsyncIterator[bytes], str]:
@@ -72,12 +86,8 @@ def multipart_form(
 
     async def body() -> AsyncIterator[bytes]:
         yield head
-        sent = 0
-        while chunk := stream.read(CHUNK):
-            sent += len(chunk)
+        async for chunk in raw_body(stream, size, progress):
             yield chunk
-            if progress is not None:
-                progress(sent, size)
         yield tail
 
     return body(), f"multipart/form-data; boundary={boundary}"

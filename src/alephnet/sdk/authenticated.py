@@ -8,6 +8,8 @@ SDK does.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +37,7 @@ from alephnet.sdk._uploads import (
     hash_and_size,
     multipart_form,
     open_source,
+    raw_body,
 )
 from alephnet.sdk.accounts import Account
 from alephnet.sdk.client import SECURITY_KEY, AlephClient
@@ -150,6 +153,43 @@ class AuthenticatedAlephClient(AlephClient):
             if stream is not source:  # opened here: a caller's own stream stays open
                 stream.close()
         return self._published(built, response)
+
+    async def push_file(
+        self,
+        source: FileSource,
+        *,
+        storage_engine: StorageEngine = "storage",
+        progress: Progress | None = None,
+    ) -> str:
+        """Upload a file without a STORE message (the official `storage_push_file`): the node
+        keeps it for its grace period only, unless a message comes to claim it. Returns the
+        file's hash, checked against the one computed here."""
+        stream = open_source(source)
+        try:
+            file_hash, size = hash_and_size(stream, storage_engine)
+            response = await self.transport.request(
+                "POST",
+                f"/api/v0/{storage_engine}/add_file",
+                content=raw_body(stream, size, progress),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        finally:
+            if stream is not source:
+                stream.close()
+        return _checked_hash(json_body(response), file_hash)
+
+    async def push_json(self, document: Any, *, storage_engine: StorageEngine = "storage") -> str:
+        """Store a JSON document without a message (the official `storage_push`); returns
+        its hash (sha256 of the bytes sent, for the storage engine)."""
+        data = json.dumps(document, separators=(",", ":")).encode()
+        response = await self.transport.request(
+            "POST",
+            f"/api/v0/{storage_engine}/add_json",
+            content=data,
+            headers={"Content-Type": "application/json"},
+        )
+        expected = hash_and_size(io.BytesIO(data), storage_engine)[0]
+        return _checked_hash(json_body(response), expected)
 
     async def create_program(
         self,
@@ -280,9 +320,7 @@ class AuthenticatedAlephClient(AlephClient):
             content=item_content.encode(),
             headers={"Content-Type": "application/json"},
         )
-        body = json_body(response)
-        if not isinstance(body, dict) or body.get("hash") != item_hash:
-            raise InvalidResponse(f"add_json stored the content as {body!r}, not {item_hash}")
+        _checked_hash(json_body(response), item_hash)
 
     def _published(self, built: BuiltMessage, response: httpx.Response) -> Published:
         if response.status_code == 422:
@@ -295,3 +333,10 @@ class AuthenticatedAlephClient(AlephClient):
                 response.status_code,
             )
         return Published(item_hash=built.item_hash, status=status, message=built.message)
+
+
+def _checked_hash(body: Any, expected: str) -> str:
+    """The hash an upload answer names, which must be the one computed before sending."""
+    if not isinstance(body, dict) or body.get("hash") != expected:
+        raise InvalidResponse(f"the node stored the upload as {body!r}, not as {expected}")
+    return expected

@@ -33,6 +33,7 @@ from alephnet.sdk._watch import Connector, connect_websocket, watch, websocket_u
 from alephnet.sdk.exceptions import ForgottenMessage, InvalidResponse, MessageRejected, NotFound
 from alephnet.sdk.models import (
     AddressFiles,
+    AddressStatsPage,
     AggregatePage,
     Authorization,
     Balance,
@@ -269,6 +270,21 @@ class AlephClient(TransportOwner):
         return parse(AddressFiles, body, f"the files of {address}")
 
     # --- accounts and costs ------------------------------------------------------------
+
+    async def get_address_stats(
+        self,
+        *,
+        address_contains: str | None = None,
+        page: int = 1,
+        pagination: int = DEFAULT_PAGE_SIZE,
+    ) -> AddressStatsPage:
+        """How many messages each address sent, busiest first; `address_contains` filters
+        addresses on a substring (case ignored)."""
+        params: dict[str, str | int] = {"page": page, "pagination": pagination}
+        if address_contains:
+            params["addressContains"] = address_contains
+        body = await self._get("/api/v1/addresses/stats.json", params)
+        return parse(AddressStatsPage, body, "address stats")
 
     async def get_balance(self, address: str) -> Balance:
         body = await self._get(f"/api/v0/addresses/{address}/balance")

@@ -198,6 +198,16 @@ class AggregatePage(_Model):
     per_page: int = Field(alias="pagination_per_page")
 
 
+class AddressStatsPage(_Model):
+    """Message counts per address (`/api/v1/addresses/stats.json`): for each address, a count
+    per message type (`post`, `aggregate`, ...) and in total (`messages`)."""
+
+    data: dict[str, dict[str, int]]
+    page: int = Field(alias="pagination_page")
+    total: int = Field(alias="pagination_total")
+    per_page: int = Field(alias="pagination_per_page")
+
+
 class Authorization(_Model):
     """One entry of an address's `security` aggregate: what `address` may write for it (an
     empty list allows everything of that kind)."""

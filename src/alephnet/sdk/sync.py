@@ -6,7 +6,9 @@ client keeps a connection pool bound to one loop (a loop per call would open and
 every time), and because `asyncio.run` fails inside an already running loop, which is exactly
 where notebooks run user code.
 
-No method is written twice: `__getattr__` wraps the async client's public methods on the fly.
+No method is written twice: `__getattr__` wraps the async client's public methods on the fly,
+and one facade class serves every client (`SyncAlephClient`, `SyncAuthenticatedAlephClient`,
+`SyncCrnClient`).
 A coroutine method becomes a blocking call; an async iterator (`iter_messages`,
 `watch_messages`) becomes a plain iterator that fetches each item through the loop.
 """
@@ -19,30 +21,33 @@ import inspect
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from alephnet.protocol import Signer
+from alephnet.sdk._lifecycle import TransportOwner
 from alephnet.sdk.accounts import Account
 from alephnet.sdk.authenticated import AuthenticatedAlephClient
 from alephnet.sdk.client import AlephClient
+from alephnet.sdk.crn import CrnClient
 
 T = TypeVar("T")
+ClientT = TypeVar("ClientT", bound=TransportOwner)
 
 
-class SyncAlephClient:
-    """`AlephClient`'s methods, blocking. Use it in a `with` block, or call `close()`."""
+class _SyncFacade(Generic[ClientT]):
+    """A `client_class` client, built with the facade's arguments and driven from a loop in a
+    background thread."""
+
+    client_class: type[ClientT]
 
     def __init__(self, *args: Any, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._client = self._run(self._opened(self._build(*args, **options)))
-
-    def _build(self, *args: Any, **options: Any) -> AlephClient:
-        return AlephClient(*args, **options)
+        self._client = self._run(self._opened(self.client_class(*args, **options)))
 
     @property
-    def client(self) -> AlephClient:
+    def client(self) -> ClientT:
         """The async client behind the facade."""
         return self._client
 
@@ -79,7 +84,7 @@ class SyncAlephClient:
         self.close()
 
     @staticmethod
-    async def _opened(client: AlephClient) -> AlephClient:
+    async def _opened(client: ClientT) -> ClientT:
         return await client.__aenter__()
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -96,14 +101,25 @@ class SyncAlephClient:
             self._run(_aclose(iterator))
 
 
-class SyncAuthenticatedAlephClient(SyncAlephClient):
+class SyncAlephClient(_SyncFacade[AlephClient]):
+    """`AlephClient`'s methods, blocking. Use it in a `with` block, or call `close()`."""
+
+    client_class = AlephClient
+
+
+class SyncAuthenticatedAlephClient(_SyncFacade[AuthenticatedAlephClient]):
     """`AuthenticatedAlephClient`'s methods, blocking."""
+
+    client_class = AuthenticatedAlephClient
 
     def __init__(self, account: Account | Signer, **options: Any) -> None:
         super().__init__(account, **options)
 
-    def _build(self, *args: Any, **options: Any) -> AlephClient:
-        return AuthenticatedAlephClient(*args, **options)
+
+class SyncCrnClient(_SyncFacade[CrnClient]):
+    """`CrnClient`'s methods, blocking."""
+
+    client_class = CrnClient
 
 
 async def _next(iterator: AsyncIterator[T]) -> T:
