@@ -25,6 +25,7 @@ from alephnet.crn.executors.base import (
 from alephnet.crn.executors.guest_link import GuestLink
 from alephnet.crn.guest.frames import Frame, FrameType, read_frame, write_frame
 from alephnet.crn.supervisor.program_spec import PreparedProgram
+from alephnet.protocol.cid import ipfs_cid_v0
 from alephnet.sdk._program import ProgramSettings, program_content
 
 OWNER = "0x" + "ab" * 20
@@ -176,10 +177,20 @@ class FakeCcn:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
-    def add_store(self, store_hash: str, data: bytes, owner: str = OWNER) -> str:
-        file_hash = hashlib.sha256(data).hexdigest()
+    def add_store(
+        self,
+        store_hash: str,
+        data: bytes,
+        owner: str = OWNER,
+        *,
+        engine: str = "storage",
+        amends: str | None = None,
+    ) -> str:
+        file_hash = ipfs_cid_v0(data) if engine == "ipfs" else hashlib.sha256(data).hexdigest()
         self.files[file_hash] = data
-        content = {"address": owner, "item_hash": file_hash, "item_type": "storage", "time": 1.0}
+        content = {"address": owner, "item_hash": file_hash, "item_type": engine, "time": 1.0}
+        if amends is not None:
+            content["ref"] = amends
         self.messages[store_hash] = {"type": "STORE", "item_hash": store_hash, "content": content}
         return file_hash
 
@@ -194,13 +205,24 @@ class FakeCcn:
             "content": content.model_dump(mode="json", exclude_none=True),
         }
 
+    def _amends(self, params: httpx.QueryParams) -> list[dict[str, Any]]:
+        """STOREs whose `content.ref` is `refs`, owned by `owners` (newest last added)."""
+        hits = [
+            message
+            for message in self.messages.values()
+            if message["type"] == params.get("msgTypes")
+            and message["content"].get("ref") == params.get("refs")
+            and message["content"]["address"] == params.get("owners")
+        ]
+        return hits[::-1][:1]
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, params = request.url.path, request.url.params
         if path == "/api/v0/messages.json":
             if "hashes" in params:
                 found = self.messages.get(params["hashes"])
                 return httpx.Response(200, json={"messages": [found] if found else []})
-            return httpx.Response(200, json={"messages": []})
+            return httpx.Response(200, json={"messages": self._amends(params)})
         if path.startswith("/api/v0/storage/raw/"):
             data = self.files.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, content=data) if data is not None else httpx.Response(404)

@@ -58,7 +58,9 @@ class Network:
         return published.item_hash
 
     async def restart_crn(self) -> None:
+        """SIGTERM (exit 0, every execution ended and cleared up), then start again."""
         assert await self.crn.terminate(30) == 0
+        assert list((self.crn.data_dir / "executions").iterdir()) == []
         self.crn.port = free_port()
         await self.crn.start()
 
@@ -78,7 +80,7 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
     crn = CrnProcess(tmp / "crn", ccn.url, port=free_port(), config=config, log_level="INFO")
     try:
         await crn.start()
-        runtime_ref = await _published_runtime(crn)
+        runtime_ref = await published_runtime(crn)
         yield Network(ccn, crn, generate_account(), scheduler, runtime_ref, tmp)
     finally:
         for process in (crn, ccn):
@@ -86,7 +88,7 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
                 assert await process.terminate(30) == 0, process.log_tail()
 
 
-async def _published_runtime(crn: CrnProcess) -> str:
+async def published_runtime(crn: CrnProcess) -> str:
     async with httpx.AsyncClient(base_url=crn.url) as client:
         for _ in range(100):
             config = (await client.get("/status/config")).json()
