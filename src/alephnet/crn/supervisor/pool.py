@@ -123,13 +123,10 @@ class ExecutionPool:
     async def serving(self, vm_hash: str) -> AsyncIterator[ProgramExecution]:
         """The execution, held for one request: it cannot expire meanwhile, and at most
         `max_concurrent_requests` hold it at once (others wait, up to the time limit)."""
-        started = time.monotonic()
         record = await self.start(vm_hash)
-        limit = record.resources.seconds if record.resources else 0.0
+        limit = record.resources.seconds if record.resources else 1.0
         try:
-            await asyncio.wait_for(
-                record.slots.acquire(), max(limit - (time.monotonic() - started), 0.001)
-            )
+            await asyncio.wait_for(record.slots.acquire(), limit)
         except TimeoutError as error:
             raise TooBusy(f"program {vm_hash} is serving its maximum of requests") from error
         record.begin_request()
