@@ -86,6 +86,8 @@ async def test_executable_is_started_and_proxied(tmp_path: Path) -> None:
     async with configured_guest(tmp_path, configuration, code) as guest:
         response = await guest.link.request(http_scope("/some/path", query="a=1"), b"", timeout=20)
         assert (response.status, response.body) == (200, b"executable /some/path?a=1")
+        spaced = await guest.link.request(http_scope("/a b/é"), b"", timeout=5)
+        assert spaced.body == b"executable /a%20b/%C3%A9"
         await wait_for_line(guest.logs, ("stdout", "executable: listening"))
         assert await guest.link.halt(timeout=15)
         assert await guest.process.wait() == 0

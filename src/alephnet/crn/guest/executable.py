@@ -19,14 +19,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alephnet.crn.guest.asgi import HttpResponse
 
 BOOT_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 300.0
 TERMINATE_TIMEOUT = 10.0
-# Headers that describe the hop, not the content; http.client sets its own.
-HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+# Headers that describe the hop, not the content; http.client sets its own. The client's
+# `Host` is passed on: programs build links from it.
+HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
 class ExecutableProgram:
@@ -68,11 +70,14 @@ class ExecutableProgram:
     def _forward(self, scope: dict[str, Any], body: bytes) -> HttpResponse:
         connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=REQUEST_TIMEOUT)
         try:
-            query = scope.get("query_string") or ""
-            target = str(scope.get("path", "/")) + (f"?{query}" if query else "")
-            method = str(scope.get("method", "GET"))
-            connection.putrequest(method, target, skip_accept_encoding=True)
-            for name, value in without_hop_headers(scope.get("headers", [])):
+            headers = without_hop_headers(scope.get("headers", []))
+            connection.putrequest(
+                str(scope.get("method", "GET")),
+                request_target(scope),
+                skip_host=any(name.lower() == "host" for name, _ in headers),
+                skip_accept_encoding=True,
+            )
+            for name, value in headers:
                 connection.putheader(name, value)
             connection.putheader("Content-Length", str(len(body)))
             connection.endheaders(body)
@@ -100,6 +105,13 @@ class ExecutableProgram:
         assert self._process is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signum)
+
+
+def request_target(scope: dict[str, Any]) -> str:
+    """The path as the client sent it (`raw_path`), else the decoded path quoted again."""
+    path = scope.get("raw_path") or quote(str(scope.get("path", "/")), safe="/%:@!$&'()*+,;=~")
+    query = scope.get("query_string") or ""
+    return str(path) + (f"?{query}" if query else "")
 
 
 def without_hop_headers(headers: list[list[str]]) -> list[list[str]]:
