@@ -65,11 +65,26 @@ def test_upload_without_a_runtime_on_the_node_says_what_to_do(cli: Cli, tmp_path
     assert "--runtime" in failed.stderr
 
 
-def test_call_prints_the_programs_answer(cli: Cli, crn: FakeCrn, program: str) -> None:
+def test_call_prints_the_programs_answer(
+    cli: Cli, crn: FakeCrn, program: str, tmp_path: Path
+) -> None:
     answer = cli.run(
         "program", "call", program, "/hello", "-X", "post", "-d", "ping", "--crn-url", crn.url
     )
     assert json.loads(answer.stdout) == {"method": "POST", "path": "/hello", "body": "ping"}
+    (tmp_path / "body.json").write_text('{"n": 1}')
+    answer = cli.run(
+        "program", "call", program, "/put", "-X", "PUT", "-d", f"@{tmp_path / 'body.json'}",
+        "-H", "X-Test: yes", "--crn-url", crn.url,
+    )  # fmt: skip
+    assert json.loads(answer.stdout) == {
+        "method": "PUT",
+        "path": "/put",
+        "body": '{"n": 1}',
+        "x-test": "yes",
+    }
+    bad = cli.run("program", "call", program, "-H", "no colon", "--crn-url", crn.url, expect=2)
+    assert "is not 'Name: value'" in bad.stderr
     failed = cli.run("program", "call", program, "/fail", "--crn-url", crn.url, expect=1)
     assert "answered 500" in failed.stderr
     assert f"alephnet program logs {program}" in failed.stderr

@@ -58,7 +58,10 @@ class FakeCrn:
         body = (await request.body()).decode()
         path = "/" + request.path_params["path"]
         status = 500 if path == "/fail" else 200
-        return JSONResponse({"method": request.method, "path": path, "body": body}, status)
+        echo = {"method": request.method, "path": path, "body": body}
+        if "x-test" in request.headers:
+            echo["x-test"] = request.headers["x-test"]
+        return JSONResponse(echo, status)
 
     async def _executions(self, _request: Request) -> Response:
         return JSONResponse({vm_hash: _execution(vm_hash) for vm_hash in self.owners})

@@ -57,6 +57,11 @@ def on_crn(
             f"CRN at {_origin(crn_url)} is not reachable: start one with `alephnet crn run`, "
             "or pass --crn-url / set ALEPHNET_CRN_URL"
         ) from error
+    except NotFound as error:
+        raise fail(
+            f"{error}: check the hash, and that the CRN at {_origin(crn_url)} reads the CCN "
+            "that holds the message"
+        ) from error
     except RequestTimeout as error:
         raise fail(
             f"CRN at {_origin(crn_url)} did not answer in time: a first call boots the VM; "

@@ -222,8 +222,9 @@ def call(
     sys.stdout.flush()
     if answer.status_code >= 400:
         raise fail(
-            f"the program answered {answer.status_code} {answer.reason_phrase}: "
-            f"see `alephnet program logs {item_hash}`"
+            f"the call answered {answer.status_code} {answer.reason_phrase} (body above), from "
+            f"the program or from the CRN if it could not run it: "
+            f"`alephnet program logs {item_hash}` shows what the program printed"
         )
 
 
