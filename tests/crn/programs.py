@@ -44,6 +44,8 @@ async def lifespan(receive, send):
 
 def probe(path, query, body):
     if path == "/read":
+        if os.path.isdir(query["path"]):
+            return "\\n".join(sorted(os.listdir(query["path"])))
         with open(query["path"]) as file:
             return file.read()
     if path == "/write":

@@ -178,7 +178,15 @@ async def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
     keys = tmp_path / "crn-data" / "keys"
     keys.mkdir(parents=True)
     (keys / "node.key").write_text("secret")
-    hidden = [keys / "node.key", Path(__file__).resolve(), Path("/etc/shadow"), Path.home()]
+    hidden = [
+        keys / "node.key",
+        keys,
+        Path(__file__).resolve(),
+        Path("/etc/shadow"),
+        Path("/etc/ssl/private"),
+        Path.home() / ".profile",
+        Path.home() / ".ssh",
+    ]
     async with running(probe_spec(tmp_path)) as execution:
         for path in hidden:
             answer = await call(execution, "/read", f"path={path}")

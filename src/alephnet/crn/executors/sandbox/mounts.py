@@ -36,7 +36,10 @@ ETC_FILES = (
     "/etc/ld.so.cache",
     "/etc/localtime",
     "/etc/mime.types",
-    "/etc/ssl",
+    # Not /etc/ssl as a whole: the program is uid 0 (without capabilities) and would read
+    # root's private keys in /etc/ssl/private as their owner.
+    "/etc/ssl/certs",
+    "/etc/ssl/openssl.cnf",
     "/etc/ca-certificates",
     "/etc/alternatives",
 )
