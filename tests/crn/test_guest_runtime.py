@@ -217,3 +217,33 @@ async def test_channel_over_a_character_device(tmp_path: Path) -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+STREAMING_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
+    for part in (b"one ", b"two ", b"three"):
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+SILENT_APP = """
+async def app(scope, receive, send):
+    pass
+"""
+
+
+async def test_streamed_body_is_collected(tmp_path: Path) -> None:
+    async with configured_guest(
+        tmp_path, asgi_configuration("plain"), STREAMING_APP.encode()
+    ) as guest:
+        response = await guest.link.request(http_scope("/"), b"", timeout=5)
+        assert (response.status, response.body) == (201, b"one two three")
+
+
+async def test_app_without_response_is_a_failure(tmp_path: Path) -> None:
+    async with configured_guest(tmp_path, asgi_configuration("plain"), SILENT_APP.encode()) as g:
+        with pytest.raises(GuestFailure, match="without sending a response"):
+            await g.link.request(http_scope("/"), b"", timeout=5)

@@ -68,6 +68,7 @@ class AsgiProgram:
 
     async def handle(self, header_scope: dict[str, Any], body: bytes) -> HttpResponse:
         response = HttpResponse()
+        chunks: list[bytes] = []
         request: Message = {"type": "http.request", "body": body, "more_body": False}
         responded = asyncio.Event()
 
@@ -87,7 +88,7 @@ class AsgiProgram:
                     for name, value in message.get("headers", [])
                 ]
             elif message["type"] == "http.response.body":
-                response.body += message.get("body", b"")
+                chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     responded.set()
 
@@ -97,6 +98,7 @@ class AsgiProgram:
             responded.set()
         if not response.status:
             raise RuntimeError("the app returned without sending a response")
+        response.body = b"".join(chunks)
         return response
 
     async def stop(self) -> None:
