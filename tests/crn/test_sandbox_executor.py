@@ -117,6 +117,25 @@ async def test_endless_loop_is_stopped(tmp_path: Path) -> None:
     assert not any(path.exists() for path in execution.cgroup.procs_files)
 
 
+async def test_limits_reach_the_cgroup(tmp_path: Path) -> None:
+    spec = dataclasses.replace(
+        probe_spec(tmp_path), resources=Resources(vcpus=2, memory_mib=96, seconds=TIMEOUT)
+    )
+    async with running(spec) as execution:
+        folders = {path.parent for path in execution.cgroup.procs_files}
+        limits = {
+            path.name: path.read_text().strip()
+            for folder in folders
+            for path in folder.iterdir()
+            if path.name in ("cpu.cfs_quota_us", "cpu.max", "memory.limit_in_bytes", "memory.max")
+        }
+    memory = str(96 * 1024 * 1024)
+    assert limits in (
+        {"cpu.cfs_quota_us": "200000", "memory.limit_in_bytes": memory},
+        {"cpu.max": "200000 100000", "memory.max": memory},
+    )
+
+
 async def test_process_count_is_limited(tmp_path: Path) -> None:
     execution = await SandboxExecutor(pids_max=20).start(probe_spec(tmp_path))
     try:
