@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,8 @@ async def running_node(
 ) -> AsyncIterator[CrnNode]:
     """`ccn_transport` reaches the CCN (tests pass an in-process one; default: the network)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Work folders of executions a killed CRN could not clear up: nothing runs in them now.
+    shutil.rmtree(settings.executions_dir, ignore_errors=True)
     account = load_or_create_node_key(settings.data_dir)
     timeout = httpx.Timeout(settings.download_timeout, connect=10.0)
     metrics = CrnMetrics()
