@@ -13,6 +13,7 @@ from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session
 from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
+from alephnet.ccn.p2p.service import GossipService, GossipSettings, create_gossip
 from alephnet.ccn.payments.balances import BalanceService, Unmetered
 from alephnet.ccn.peer_http import ClientFactory, network_clients
 from alephnet.ccn.pipeline.content import ContentSource, LocalContent, SourcedContent
@@ -43,14 +44,16 @@ class Node:
     collector: GarbageCollector
     gate: WriteGate
     sync: SyncService | None = None
+    gossip: GossipService | None = None
 
 
 @asynccontextmanager
 async def running_node(
     settings: CcnSettings, clients: ClientFactory = network_clients
 ) -> AsyncIterator[Node]:
-    """Migrate the database, start intake and processing (and sync when `settings.peers` are
-    set, reaching them through `clients`); on exit, finish in-flight work."""
+    """Migrate the database, start intake and processing (sync when `settings.peers` are set,
+    reaching them through `clients`; gossip when `settings.p2p`); on exit, finish in-flight
+    work."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_to_head(engine)
@@ -81,6 +84,7 @@ async def running_node(
     collector = GarbageCollector(sessions, store, settings.gc_interval_seconds, gate=gate)
     collector.start()
     sync = _sync_service(settings, sessions, intake, clients)
+    gossip = await _gossip_service(settings, intake, sync)
     logger.info("node started: data in %s", settings.data_dir.resolve())
     try:
         yield Node(
@@ -95,8 +99,11 @@ async def running_node(
             collector,
             gate,
             sync,
+            gossip,
         )
     finally:
+        if gossip is not None:
+            await gossip.stop()
         if sync is not None:
             await sync.stop()
         await intake.stop()
@@ -120,10 +127,28 @@ def _sources(
 def _sync_service(
     settings: CcnSettings, sessions: SessionFactory, intake: MessageIntake, clients: ClientFactory
 ) -> SyncService | None:
-    if not settings.peers:
+    if not settings.peers and not settings.p2p:
         return None
     service = SyncService(
         Reconciler(sessions, intake, clients), settings.peers, settings.sync_interval
     )
     service.start()
+    return service
+
+
+async def _gossip_service(
+    settings: CcnSettings, intake: MessageIntake, sync: SyncService | None
+) -> GossipService | None:
+    if not settings.p2p:
+        return None
+    gossip = create_gossip(
+        settings.data_dir, settings.host, settings.p2p_port, settings.bootstrap_peers
+    )
+    service = GossipService(
+        gossip,
+        intake,
+        sync,
+        GossipSettings(settings.queue_topic, settings.api_url, settings.announce_interval),
+    )
+    await service.start()
     return service

@@ -51,6 +51,15 @@ class CcnSettings(BaseSettings):
         description="HTTP API URLs of other CCNs to reconcile with (anti-entropy sync)",
     )
     sync_interval: float = Field(default=5.0, gt=0, description="seconds between sync rounds")
+    p2p: bool = Field(default=False, description="gossip with other CCNs over libp2p")
+    p2p_port: int = Field(default=4025, ge=0, le=65535, description="libp2p TCP port (0: any)")
+    bootstrap_peers: list[str] = Field(
+        default_factory=list,
+        description="libp2p multiaddrs (/ip4/…/tcp/…/p2p/<peer id>) to stay connected to",
+    )
+    announce_interval: float = Field(
+        default=120.0, gt=0, description="seconds between ALIVE announcements"
+    )
     max_message_websockets: int = Field(
         default=10_000, ge=0, description="open /api/ws0/messages connections at most"
     )
@@ -64,6 +73,10 @@ class CcnSettings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
     @property
     def grace_period_seconds(self) -> float:

@@ -37,6 +37,22 @@ def run(
         list[str] | None,
         typer.Option(help="HTTP API URL of another CCN to sync with; repeat for several."),
     ] = None,
+    p2p: Annotated[
+        bool | None,
+        typer.Option(
+            "--p2p/--no-p2p",
+            help="Gossip with other CCNs over libp2p (on when --p2p-port or --bootstrap is given).",
+        ),
+    ] = None,
+    p2p_port: Annotated[
+        int | None, typer.Option(help="libp2p TCP port, 0 for any free one [4025].")
+    ] = None,
+    bootstrap: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="libp2p multiaddr /ip4/…/tcp/…/p2p/<peer id> of a CCN to gossip with; repeat."
+        ),
+    ] = None,
 ) -> None:
     """Start one CCN: applies database migrations, then serves the /api/v0 API.
 
@@ -57,6 +73,9 @@ def run(
             database_url=database_url,
             log_level=log_level,
             peers=peer or None,
+            p2p=p2p if p2p is not None else (True if p2p_port is not None or bootstrap else None),
+            p2p_port=p2p_port,
+            bootstrap_peers=bootstrap or None,
         )
     except ValidationError as error:
         typer.echo(f"invalid settings: {error}", err=True)

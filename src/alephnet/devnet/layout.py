@@ -4,15 +4,16 @@
 DIR/
   devnet.json      state of the running devnet (pids, ports, URLs, wallet): see `state.py`
   keys/devnet.json the dev wallet (an ETH key file, the key store's default)
-  ccn-1/           node 1's data (database, files)
-  ccn-1.toml       node 1's settings: the other nodes as its sync peers
+  ccn-1/           node 1's data (database, files, libp2p node key)
+  ccn-1.toml       node 1's settings: the other nodes as its sync and gossip peers
   ccn-1.log        node 1's output
   ccn-2/ ...
   crn-1/           compute node 1's data (key, file cache, volumes); crn-1.log its output
 ```
 
 Node i listens on `base_port + i - 1`, so node 1 gets the base port: 4024 by default, the
-node the SDK and the CLI talk to when no `--api-url` is given. Compute node (CRN) i listens on
+node the SDK and the CLI talk to when no `--api-url` is given; its libp2p gossip listens
+`P2P_PORT_OFFSET` higher (4124). Compute node (CRN) i listens on
 `crn_base_port + i - 1` (CRN 1 on 4020, the SDK's default CRN) and uses CCN
 `(i - 1) % ccns + 1`.
 """
@@ -30,12 +31,14 @@ DEFAULT_CCNS = 3
 DEFAULT_CRN_BASE_PORT = 4020
 HOST = "127.0.0.1"
 WALLET_NAME = "devnet"
+P2P_PORT_OFFSET = 100
 
 
 @dataclass(frozen=True, slots=True)
 class NodeLayout:
     name: str
     port: int
+    p2p_port: int
     data_dir: Path
     config_file: Path
     log_file: Path
@@ -43,6 +46,14 @@ class NodeLayout:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def multiaddr(self) -> str:
+        """Where the other nodes reach its gossip. The node key is created if missing, so that
+        its peers can name it before it first starts."""
+        from alephnet.ccn.p2p.node_key import peer_id_of
+
+        return f"/ip4/{HOST}/tcp/{self.p2p_port}/p2p/{peer_id_of(self.data_dir)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +105,8 @@ class DevnetLayout:
 
     @property
     def ports(self) -> list[int]:
-        return [node.port for node in self.nodes] + [crn.port for crn in self.crn_nodes]
+        ccn_ports = [port for node in self.nodes for port in (node.port, node.p2p_port)]
+        return ccn_ports + [crn.port for crn in self.crn_nodes]
 
     def shared_ports(self) -> list[int]:
         """Ports given to two nodes (CRN ports running into CCN ports)."""
@@ -106,29 +118,40 @@ class DevnetLayout:
         return [port for port in self.ports if not _port_is_free(port)]
 
     def write_configs(self) -> None:
-        """One TOML settings file per node naming every other node as a sync peer; rewritten
-        at each start, so a devnet restarted with another --ccns has consistent peers."""
+        """One TOML settings file per node naming every other node as a sync peer and a
+        gossip bootstrap peer; rewritten at each start, so a devnet restarted with another
+        --ccns has consistent peers."""
         nodes = self.nodes
         for node in nodes:
             node.data_dir.mkdir(parents=True, exist_ok=True)
-            peers = [other.url for other in nodes if other.name != node.name]
-            node.config_file.write_text(_config_text(peers))
+        for node in nodes:
+            others = [other for other in nodes if other.name != node.name]
+            node.config_file.write_text(_config_text(node, others))
 
     def _node(self, index: int) -> NodeLayout:
         name = f"ccn-{index}"
         return NodeLayout(
             name=name,
             port=self.base_port + index - 1,
+            p2p_port=self.base_port + P2P_PORT_OFFSET + index - 1,
             data_dir=self.root / name,
             config_file=self.root / f"{name}.toml",
             log_file=self.root / f"{name}.log",
         )
 
 
-def _config_text(peers: list[str]) -> str:
-    # A JSON string of plain URLs is a valid TOML basic string: no TOML writer is needed.
-    listed = ", ".join(json.dumps(peer) for peer in peers)
-    return f"# Written by `alephnet devnet up` at each start: edits are lost.\npeers = [{listed}]\n"
+def _config_text(node: NodeLayout, others: list[NodeLayout]) -> str:
+    return (
+        "# Written by `alephnet devnet up` at each start: edits are lost.\n"
+        f"peers = {_toml_list([other.url for other in others])}\n"
+        f"p2p = true\np2p_port = {node.p2p_port}\n"
+        f"bootstrap_peers = {_toml_list([other.multiaddr for other in others])}\n"
+    )
+
+
+def _toml_list(texts: list[str]) -> str:
+    # A JSON string of plain URLs or multiaddrs is a valid TOML basic string: no TOML writer.
+    return f"[{', '.join(json.dumps(text) for text in texts)}]"
 
 
 def _port_is_free(port: int) -> bool:

@@ -102,9 +102,14 @@ class CcnProcess:
         database_url: str | None = None,
         log_level: str = "WARNING",
         peers: Sequence[str] = (),
+        p2p_port: int | None = None,
+        bootstrap: Sequence[str] = (),
     ) -> None:
+        """With a `p2p_port`, the node gossips over libp2p with its `bootstrap` peers."""
         self.data_dir = data_dir
         self.peers = list(peers)
+        self.p2p_port = p2p_port
+        self.bootstrap = list(bootstrap)
         self.port = port
         self.config = config
         self.database_url = database_url
@@ -115,6 +120,14 @@ class CcnProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def multiaddr(self) -> str:
+        """Where peers reach the node's gossip (its key is created now if it has none yet)."""
+        from alephnet.ccn.p2p.node_key import peer_id_of
+
+        assert self.p2p_port, "the node has no fixed libp2p port"
+        return f"/ip4/127.0.0.1/tcp/{self.p2p_port}/p2p/{peer_id_of(self.data_dir)}"
 
     @property
     def running(self) -> bool:
@@ -199,6 +212,10 @@ class CcnProcess:
             command += ["--database-url", self.database_url]
         for peer in self.peers:
             command += ["--peer", peer]
+        if self.p2p_port is not None:
+            command += ["--p2p-port", str(self.p2p_port)]
+        for address in self.bootstrap:
+            command += ["--bootstrap", address]
         return command
 
     def _require_process(self) -> subprocess.Popen[bytes]:

@@ -29,7 +29,7 @@ from alephnet.ccn.api.errors import install_error_handlers
 from alephnet.ccn.api.middleware.body_limit import BodyLimitMiddleware
 from alephnet.ccn.api.middleware.request_metrics import RequestMetricsMiddleware
 from alephnet.ccn.api.request_checks import refuse_nul_characters
-from alephnet.ccn.api.telemetry import ApiTelemetry
+from alephnet.ccn.api.telemetry import ApiTelemetry, gossip_metrics
 from alephnet.ccn.node import Node, running_node
 from alephnet.ccn.peer_http import ClientFactory, network_clients
 from alephnet.ccn.settings import CcnSettings
@@ -49,7 +49,7 @@ def create_app(settings: CcnSettings, clients: ClientFactory = network_clients) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-        async with running_node(settings, clients) as node:
+        async with running_node(settings, clients) as node, gossip_metrics(node, telemetry):
             yield {"node": node, "telemetry": telemetry}
 
     app = FastAPI(

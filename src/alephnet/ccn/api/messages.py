@@ -45,12 +45,15 @@ def iso_time(epoch: float) -> str:
 
 
 async def submit_message(node: Node, raw_message: dict[str, Any], sync: bool = False) -> Accepted:
-    """Validate a submitted message (a malformed one is a 422) and queue it; with `sync`, wait
-    for its processing. Every route that accepts messages from clients goes through here."""
+    """Validate a submitted message (a malformed one is a 422), queue it and, new, gossip it;
+    with `sync`, wait for its processing. Every route that accepts messages from clients goes
+    through here."""
     message = parse_message(raw_message)
     waiter = node.events.expect(message.item_hash) if sync else None
     try:
         accepted = await node.intake.submit(message, origin="http")
+        if accepted.queued and node.gossip is not None:
+            node.gossip.publish(message)
         return replace(accepted, status=await _settled_status(node, accepted, waiter))
     finally:
         if waiter is not None:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from alephnet.ccn.api.deps import SessionDep
+from alephnet.ccn.api.deps import NodeDep, SessionDep
 from alephnet.ccn.db.accessors.sync import replicated_hashes
 from alephnet.ccn.sync.digest import digest_buckets
 
-router = APIRouter(tags=["sync"])
+
+def refuse_when_isolated(node: NodeDep) -> None:
+    """A node isolated by the partition switch (docs/p2p.md) is cut off from sync both ways."""
+    if node.gossip is not None and node.gossip.isolated:
+        raise HTTPException(503, "this node is isolated from the network (partition drill)")
+
+
+router = APIRouter(tags=["sync"], dependencies=[Depends(refuse_when_isolated)])
 
 MAX_BUCKETS = 256
 MAX_HASHES = 10_000

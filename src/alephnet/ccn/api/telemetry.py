@@ -8,8 +8,8 @@ pipeline keeps (processed, rejected, pending) are copied in when scraped.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,6 +20,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import HTTPConnection
 
 from alephnet import __version__
+from alephnet.ccn.node import Node
+from alephnet.ccn.p2p.metrics import GossipCollector
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,20 @@ class ApiTelemetry:
             yield
         finally:
             self.open_websockets -= 1
+
+
+@asynccontextmanager
+async def gossip_metrics(node: Node, telemetry: ApiTelemetry) -> AsyncIterator[None]:
+    """The gossip's metrics in the app's registry while the node runs (if it gossips)."""
+    if node.gossip is None:
+        yield
+        return
+    collector = GossipCollector(node.gossip)
+    telemetry.registry.register(collector)
+    try:
+        yield
+    finally:
+        telemetry.registry.unregister(collector)
 
 
 def get_telemetry(connection: HTTPConnection) -> ApiTelemetry:

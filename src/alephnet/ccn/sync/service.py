@@ -1,4 +1,7 @@
-"""The sync loop: every `interval` seconds, one reconcile round with each peer in turn."""
+"""The sync loop: every `interval` seconds, one reconcile round with each peer in turn.
+
+Peers come from the settings and from gossip announcements (`add_peer`); the partition switch
+of the gossip service pauses the loop (`pause`, `resume`)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,17 @@ class SyncService:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self.counts = SyncCounts()
+        self.paused = False
+
+    def add_peer(self, url: str) -> None:
+        if url not in self._peers:
+            self._peers.append(url)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run_forever(), name="sync")
@@ -63,6 +77,8 @@ class SyncService:
         """The first round waits one interval too: a node just started has its API to bring up."""
         while True:
             await asyncio.sleep(self._interval)
+            if self.paused:
+                continue
             try:
                 await self.run_round()
             except Exception:

@@ -1,0 +1,352 @@
+"""The gossip interface on py-libp2p gossipsub, run in a trio loop of its own thread.
+
+Tuning, against the library's defaults (measured in DESIGN.md and docs/p2p.md):
+- delivery: the library pushes a message to a 32-slot channel per subscription and drops it,
+  with a log line, when the reader lags behind a burst. Messages here are handed to the
+  asyncio side at once (`_Pubsub.notify_subscriptions`) into a large inbox; what a full inbox
+  drops is counted.
+- sending: each peer's send queue holds 32 RPCs and drops beyond; it is enlarged for bursts,
+  and drops are counted.
+- spam protection: the library stops forwarding a peer's messages past 10 per second per topic;
+  the limit is raised to what a CCN sends in a burst (`GossipTuning.max_rate_per_peer`).
+- message ids: Aleph's (see `message_id.py`), so that duplicates are recognised network-wide.
+- junk: validators run before a message is delivered or forwarded; a neighbour that passes on
+  too many invalid messages is banned for a while (`penalties.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import IHost
+from libp2p.crypto.keys import KeyPair
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.pubsub import pubsub as pubsub_module
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.tools.anyio_service import background_trio_service
+
+from alephnet.ccn.p2p.bridge import Inbox, TrioPortal, TrioThread
+from alephnet.ccn.p2p.interface import GossipCounts, GossipMessage, Validator
+from alephnet.ccn.p2p.message_id import aleph_message_id
+from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GossipTuning:
+    degree: int = 6
+    degree_low: int = 4
+    degree_high: int = 12
+    heartbeat_seconds: int = 1
+    max_rate_per_peer: float = 2000.0
+    """Messages per second per topic that one peer may have forwarded by this node."""
+    inbox: int = 10_000
+    """Messages received and not yet taken by the node, per topic."""
+    dial_timeout: float = 5.0
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+    reconnect_tick: float = 0.5
+    penalties: PenaltyRules = field(default_factory=PenaltyRules)
+
+
+@dataclass
+class _Dial:
+    """A peer to stay connected to, and when to try it next."""
+
+    address: str
+    info: PeerInfo
+    delay: float = 0.0
+    next_at: float = 0.0
+
+
+@dataclass
+class _Topic:
+    validator: Validator | None
+    inbox: Inbox[GossipMessage]
+
+
+class Libp2pGossip:
+    def __init__(
+        self,
+        key_pair: KeyPair,
+        listen: str,
+        bootstrap: list[str],
+        tuning: GossipTuning | None = None,
+    ) -> None:
+        """`listen`: a TCP multiaddr (`/ip4/127.0.0.1/tcp/4025`; port 0 picks a free one).
+        `bootstrap`: multiaddrs (with /p2p/<peer id>) of peers to stay connected to."""
+        self._key_pair = key_pair
+        self._listen = multiaddr.Multiaddr(listen)
+        self._tuning = tuning or GossipTuning()
+        self._peer_id = ID.from_pubkey(key_pair.public_key)
+        self._topics: dict[str, _Topic] = {}
+        self._dials: dict[str, _Dial] = {}
+        for address in bootstrap:
+            self._want(address)
+        self._penalties = Penalties(self._tuning.penalties)
+        self._thread = TrioThread(self._main, name="libp2p")
+        self._counts = GossipCounts()
+        self._addresses: list[str] = []
+        self._host: IHost | None = None
+        self._pubsub: _Pubsub | None = None
+        self._portal: TrioPortal | None = None
+
+    @property
+    def peer_id(self) -> str:
+        return str(self._peer_id)
+
+    @property
+    def listen_addresses(self) -> list[str]:
+        return list(self._addresses)
+
+    @property
+    def counts(self) -> GossipCounts:
+        self._counts.dropped_inbound = sum(topic.inbox.dropped for topic in self._topics.values())
+        return self._counts
+
+    @property
+    def running(self) -> bool:
+        return self._thread.running
+
+    async def start(self) -> None:
+        await self._thread.start()
+
+    async def stop(self) -> None:
+        await self._thread.stop()
+        self._counts.connected_peers = 0
+        self._counts.mesh_peers = {}
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self._thread.call(self._publish, topic, data)
+
+    async def subscribe(
+        self, topic: str, validator: Validator | None = None
+    ) -> AsyncIterator[GossipMessage]:
+        entry = self._topics.get(topic)
+        if entry is None:
+            entry = _Topic(validator, Inbox(asyncio.get_running_loop(), self._tuning.inbox))
+            self._topics[topic] = entry
+            if self.running:
+                await self._thread.call(self._join, topic, entry)
+        return entry.inbox
+
+    async def peers(self) -> list[str]:
+        return await self._thread.call(self._connected_peers)
+
+    async def dial(self, address: str) -> bool:
+        dial = self._want(address)
+        if not self.running:
+            return False
+        return await self._thread.call(self._try_dial, dial)
+
+    def _want(self, address: str) -> _Dial:
+        """Raises ValueError for a multiaddr that names no peer id."""
+        dial = self._dials.get(address)
+        if dial is None:
+            try:
+                info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+            except Exception as error:
+                raise ValueError(f"{address!r} is not a multiaddr with /p2p/<peer id>") from error
+            dial = self._dials[address] = _Dial(address, info)
+        return dial
+
+    # --- the trio side ------------------------------------------------------------------
+
+    async def _main(self, portal: TrioPortal) -> None:
+        tuning = self._tuning
+        host = new_host(key_pair=self._key_pair, listen_addrs=[self._listen])
+        router = _GossipSub(
+            self._counts,
+            protocols=[PROTOCOL_ID_V11, PROTOCOL_ID],
+            degree=tuning.degree,
+            degree_low=tuning.degree_low,
+            degree_high=tuning.degree_high,
+            heartbeat_interval=tuning.heartbeat_seconds,
+            max_messages_per_topic_per_second=tuning.max_rate_per_peer,
+        )
+        pubsub = _Pubsub(
+            host,
+            router,
+            deliver=self._deliver,
+            msg_id_constructor=_message_id,
+        )
+        async with (
+            host.run(listen_addrs=[self._listen]),
+            background_trio_service(pubsub),
+            background_trio_service(router),
+        ):
+            await pubsub.wait_until_ready()
+            self._host, self._pubsub, self._portal = host, pubsub, portal
+            self._addresses = [str(address) for address in host.get_addrs()]
+            for topic, entry in self._topics.items():
+                await self._join(topic, entry)
+            for dial in self._dials.values():
+                dial.delay, dial.next_at = 0.0, 0.0
+            portal.ready()
+            try:
+                await self._keep_connected(router)
+            finally:
+                await _hang_up(host)
+                self._host = self._pubsub = self._portal = None
+
+    async def _join(self, topic: str, entry: _Topic) -> None:
+        assert self._pubsub is not None
+        if entry.validator is not None:
+            check = functools.partial(self._check, topic, entry.validator)
+            self._pubsub.set_topic_validator(topic, check, False)
+        await self._pubsub.subscribe(topic)
+
+    def _check(self, topic: str, validator: Validator, forwarder: ID, message: Any) -> bool:
+        """libp2p's topic validator: ours, plus the blame of the forwarder of junk."""
+        if forwarder == self._peer_id:
+            return True
+        try:
+            valid = validator(GossipMessage(topic, message.data, str(ID(message.from_id))))
+        except Exception:
+            logger.exception("gossip validator of %s failed", topic)
+            valid = False
+        if not valid:
+            self._counts.invalid += 1
+            if self._penalties.record_invalid(str(forwarder), trio.current_time()):
+                self._ban(forwarder)
+        return valid
+
+    def _ban(self, peer: ID) -> None:
+        assert self._pubsub is not None
+        assert self._portal is not None
+        logger.warning("gossip: %s sends junk; banned for a while", peer)
+        self._counts.banned_peers += 1
+        self._pubsub.add_to_blacklist(peer)
+        self._portal.spawn(self._disconnect, peer)
+
+    async def _disconnect(self, peer: ID) -> None:
+        assert self._host is not None
+        try:
+            await self._host.disconnect(peer)
+        except Exception as error:
+            logger.debug("gossip: disconnecting %s: %s", peer, error)
+
+    def _deliver(self, message: rpc_pb2.Message) -> None:
+        origin = ID(message.from_id)
+        if origin == self._peer_id:
+            return
+        for topic in message.topicIDs:
+            entry = self._topics.get(topic)
+            if entry is not None:
+                self._counts.received += 1
+                entry.inbox.offer(GossipMessage(topic, message.data, str(origin)))
+
+    async def _publish(self, topic: str, data: bytes) -> None:
+        assert self._pubsub is not None
+        await self._pubsub.publish(topic, data)
+        self._counts.published += 1
+
+    async def _connected_peers(self) -> list[str]:
+        assert self._host is not None
+        return [str(peer) for peer in self._host.get_connected_peers()]
+
+    async def _keep_connected(self, router: GossipSub) -> None:
+        """Dial every wanted peer that is not connected when its backoff allows, forever."""
+        while True:
+            await self._lift_bans()
+            assert self._host is not None
+            connected = set(self._host.get_connected_peers())
+            self._counts.connected_peers = len(connected)
+            self._counts.mesh_peers = {
+                topic: len(router.mesh.get(topic, ())) for topic in self._topics
+            }
+            now = trio.current_time()
+            for dial in list(self._dials.values()):
+                if dial.info.peer_id in connected:
+                    dial.delay = 0.0
+                elif dial.next_at <= now and not self._penalties.is_banned(
+                    str(dial.info.peer_id), now
+                ):
+                    await self._try_dial(dial)
+            await trio.sleep(self._tuning.reconnect_tick)
+
+    async def _lift_bans(self) -> None:
+        assert self._pubsub is not None
+        for peer in self._penalties.lifted(trio.current_time()):
+            self._pubsub.remove_from_blacklist(ID.from_base58(peer))
+
+    async def _try_dial(self, dial: _Dial) -> bool:
+        assert self._host is not None
+        tuning = self._tuning
+        try:
+            with trio.fail_after(tuning.dial_timeout):
+                await self._host.connect(dial.info)
+        except Exception as error:
+            dial.delay = min(max(dial.delay * 2, tuning.reconnect_min), tuning.reconnect_max)
+            dial.next_at = trio.current_time() + dial.delay * random.uniform(0.5, 1.0)
+            logger.debug("gossip: dialing %s failed (%s); next in %.1f s", dial.address, error,
+                         dial.delay)  # fmt: skip
+            return False
+        dial.delay = 0.0
+        return True
+
+
+async def _hang_up(host: IHost) -> None:
+    """Close every connection before the loop ends. Leaving the host's context only closes
+    its listeners: connections left to the garbage collector stay open for a while, and a
+    peer keeps writing to them, unaware that this node is gone or has restarted."""
+    with trio.move_on_after(HANG_UP_TIMEOUT) as scope:
+        scope.shield = True
+        for peer in host.get_connected_peers():
+            try:
+                await host.disconnect(peer)
+            except Exception as error:
+                logger.debug("gossip: hanging up on %s: %s", peer, error)
+
+
+def _message_id(message: rpc_pb2.Message) -> bytes:
+    return aleph_message_id(message.data)
+
+
+HANG_UP_TIMEOUT = 2.0
+SEND_QUEUE = 4096
+"""RPCs waiting to be written to one peer (the library's default: 32)."""
+
+# The library builds each peer's send queue with `RpcQueue()` and offers no setting for its
+# size: its module's name is pointed at a larger queue instead (for every host of the process).
+pubsub_module.RpcQueue = functools.partial(RpcQueue, max_size=SEND_QUEUE)  # type: ignore[attr-defined,assignment]
+
+
+class _Pubsub(Pubsub):
+    """Delivers straight to the node's inboxes, instead of the library's subscription channels
+    (32 messages each, dropped silently beyond)."""
+
+    def __init__(
+        self, *args: Any, deliver: Callable[[rpc_pb2.Message], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._deliver_to_node = deliver
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        self._deliver_to_node(publish_message)
+
+
+class _GossipSub(GossipSub):
+    """Counts the RPCs dropped because a peer's send queue was full."""
+
+    def __init__(self, counts: GossipCounts, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counts = counts
+
+    def _handle_dropped_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, reason: str) -> None:
+        self._counts.dropped_outbound += len(rpc.publish)
+        super()._handle_dropped_rpc(peer_id, rpc, reason)
