@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -214,19 +215,80 @@ async def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
         assert "bwrap" in await call(execution, "/read", "path=/proc/1/cmdline")
 
 
-@pytest.mark.parametrize("internet", [False, True])
-async def test_network_only_with_internet(tmp_path: Path, internet: bool) -> None:
-    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@contextlib.asynccontextmanager
+async def host_server(address: str = "127.0.0.1") -> AsyncIterator[int]:
+    """A TCP server of the host (on 127.0.0.1: like the CRN's API or the CCN); yields its port."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    server = await asyncio.start_server(greet, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server = await asyncio.start_server(hang_up, address, 0)
     try:
-        async with running(probe_spec(tmp_path, internet=internet)) as execution:
-            answer = await call(execution, "/connect", f"port={port}")
+        yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
-    assert (answer == "connected") is internet, answer
+
+
+def host_address() -> str:
+    """One of this machine's own non-loopback IPv4 addresses: reachable without leaving it."""
+    output = subprocess.run(
+        ["ip", "-4", "-o", "address", "show", "scope", "global"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return output.split()[3].split("/")[0]
+
+
+def interfaces(proc_net_dev: str) -> set[str]:
+    return {line.split(":")[0].strip() for line in proc_net_dev.splitlines()[2:]}
+
+
+def has_default_route(proc_net_route: str) -> bool:
+    """A route to 00000000/00000000 through a device other than lo (/proc/net/route)."""
+    routes = [line.split() for line in proc_net_route.splitlines()[1:]]
+    return any(r[0] != "lo" and r[1] == "00000000" and r[7] == "00000000" for r in routes)
+
+
+async def test_internet_is_user_mode_networking_without_the_host_loopback(tmp_path: Path) -> None:
+    address = host_address()
+    async with (
+        host_server() as port,
+        host_server(address) as outside_port,
+        running(probe_spec(tmp_path, internet=True)) as execution,
+    ):
+        assert interfaces(await call(execution, "/read", "path=/proc/net/dev")) == {"lo", "tap0"}
+        assert has_default_route(await call(execution, "/read", "path=/proc/net/route"))
+        # Neither its own loopback nor the gateway (slirp4netns' way to the host) reaches it.
+        for host in ("127.0.0.1", "10.0.2.2"):
+            answer = await call(execution, "/connect", f"host={host}&port={port}")
+            assert answer.startswith("error "), (host, answer)
+        # Outbound connections leave through the host: here to one of its own addresses.
+        answer = await call(execution, "/connect", f"host={address}&port={outside_port}")
+        assert answer == "connected"
+        assert "slirp4netns" in children_of_this_process()
+    assert "slirp4netns" not in children_of_this_process()
+
+
+def children_of_this_process() -> list[str]:
+    """The command names of this process's children (/proc/PID/stat: pid (comm) state ppid)."""
+    names = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            name, fields = stat.read_text().rsplit(")", 1)
+            if int(fields.split()[1]) == os.getpid():
+                names.append(name.partition("(")[2])
+    return names
+
+
+async def test_no_internet_is_a_lone_loopback(tmp_path: Path) -> None:
+    async with (
+        host_server() as port,
+        running(probe_spec(tmp_path)) as execution,
+    ):
+        assert interfaces(await call(execution, "/read", "path=/proc/net/dev")) == {"lo"}
+        assert not has_default_route(await call(execution, "/read", "path=/proc/net/route"))
+        assert (await call(execution, "/connect", f"port={port}")).startswith("error ")
 
 
 async def test_persistent_volume_survives_a_restart(tmp_path: Path) -> None:

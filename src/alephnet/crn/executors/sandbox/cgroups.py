@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +29,9 @@ GROUP_NAME = "alephnet-sandbox"
 CPU_PERIOD_US = 100_000
 KILL_TIMEOUT = 5.0
 V1_CONTROLLERS = ("memory", "cpu", "pids")
+# An empty group younger than this may be one that another CRN just made and is about to
+# fill (it writes the first pid after the limits): stale-group cleanup leaves it alone.
+STALE_AFTER_SECONDS = 60.0
 
 
 class Cgroup(Protocol):
@@ -94,6 +98,45 @@ def own_v1_group(controller: str) -> Path:
         if controller in controllers.split(","):
             return CGROUP_ROOT / controller / path.lstrip("/")
     return CGROUP_ROOT / controller
+
+
+def group_parents() -> list[Path]:
+    """The folders holding the per-execution groups, in whichever hierarchy this host has."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        return [CGROUP_ROOT / GROUP_NAME]
+    if (CGROUP_ROOT / "memory").is_dir():
+        return [own_v1_group(controller) / GROUP_NAME for controller in V1_CONTROLLERS]
+    return []
+
+
+def remove_stale_groups(min_age: float = STALE_AFTER_SECONDS) -> list[Path]:
+    """Remove the empty per-execution groups a killed CRN left behind; return them.
+
+    A killed CRN takes its sandboxes down (`--die-with-parent`) but cannot remove their
+    groups. Groups that still hold a process (another CRN's live executions) stay, as do
+    those made in the last `min_age` seconds.
+    """
+    removed = []
+    now = time.time()
+    for parent in group_parents():
+        with contextlib.suppress(FileNotFoundError):
+            for group in parent.iterdir():
+                if is_stale(group, now - min_age):
+                    with contextlib.suppress(OSError):  # filled or removed meanwhile
+                        group.rmdir()
+                        removed.append(group)
+    return removed
+
+
+def is_stale(group: Path, made_before: float) -> bool:
+    try:
+        return group.is_dir() and group.stat().st_mtime < made_before and not group_busy(group)
+    except OSError:
+        return False
+
+
+def group_busy(group: Path) -> bool:
+    return bool((group / "cgroup.procs").read_text().split())
 
 
 class CgroupV1:

@@ -9,18 +9,25 @@ from collections import deque
 from alephnet.crn.executors.base import ExitReason
 from alephnet.crn.executors.guest_link import GuestFailure, GuestLink
 from alephnet.crn.executors.sandbox.cgroups import Cgroup, destroy, kill_all
+from alephnet.crn.executors.sandbox.network import UserModeNetwork
 
 STDERR_TAIL_BYTES = 16 * 1024
 
 
 class SandboxExecution:
     def __init__(
-        self, vm_hash: str, process: asyncio.subprocess.Process, link: GuestLink, cgroup: Cgroup
+        self,
+        vm_hash: str,
+        process: asyncio.subprocess.Process,
+        link: GuestLink,
+        cgroup: Cgroup,
+        network: UserModeNetwork | None = None,
     ) -> None:
         self.vm_hash = vm_hash
         self._process = process
         self._link = link
         self._cgroup = cgroup
+        self._network = network
         self._reason = ExitReason.RUNNING
         self._stopping = False
         self._stderr: deque[bytes] = deque()
@@ -69,6 +76,8 @@ class SandboxExecution:
         oom = self._cgroup.oom_killed()
         with contextlib.suppress(OSError):
             await destroy(self._cgroup)
+        if self._network is not None:
+            await self._network.close()
         await self._link.close()
         await self._stderr_task
         if oom:

@@ -11,13 +11,20 @@ that much is done ahead of demand (`spares.py`), and a start only configures the
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import uuid
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, Resources
 from alephnet.crn.executors.guest_link import GuestError, GuestLink
-from alephnet.crn.executors.sandbox.cgroups import create_cgroup, destroy
+from alephnet.crn.executors.sandbox.cgroups import (
+    Cgroup,
+    create_cgroup,
+    destroy,
+    kill_all,
+    remove_stale_groups,
+)
 from alephnet.crn.executors.sandbox.execution import SandboxExecution, start_failure
 from alephnet.crn.executors.sandbox.mounts import (
     CODE_FOLDER,
@@ -26,6 +33,7 @@ from alephnet.crn.executors.sandbox.mounts import (
     RuntimeRoot,
     program_mounts,
 )
+from alephnet.crn.executors.sandbox.network import SandboxGate, UserModeNetwork
 from alephnet.crn.executors.sandbox.spares import SparePool
 from alephnet.crn.guest.configuration import GuestConfiguration
 
@@ -37,6 +45,9 @@ DEFAULT_PIDS_MAX = 256
 SPARE_RESOURCES = Resources(vcpus=1, memory_mib=128, seconds=0)
 # Joins the cgroups given as arguments up to `--`, then becomes the command that follows.
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
+
+
+logger = logging.getLogger(__name__)
 
 
 class SandboxExecutor:
@@ -61,6 +72,7 @@ class SandboxExecutor:
         self._runtime.precompile()
         self._pids_max = pids_max
         self._spares = SparePool(spares, self._launch_spare)
+        remove_leftovers()
 
     async def start(self, spec: ExecutionSpec) -> SandboxExecution:
         mounts = await program_mounts(spec)
@@ -118,35 +130,55 @@ class SandboxExecutor:
     ) -> SandboxExecution:
         cgroup = create_cgroup(f"{vm_hash[:16]}-{uuid.uuid4().hex[:8]}", resources, self._pids_max)
         host_end, guest_end = socket.socketpair()
+        gate = SandboxGate() if internet else None
         try:
             with guest_end:
-                command = [
+                bwrap = self._bwrap_command(vm_hash, mounts, guest_end.fileno(), gate)
+                process = await asyncio.create_subprocess_exec(
                     "sh",
                     "-c",
                     JOIN_CGROUPS,
                     "sh",
                     *(str(path) for path in cgroup.procs_files),
                     "--",
-                    *self._bwrap_command(vm_hash, internet, mounts, guest_end.fileno()),
-                ]
-                process = await asyncio.create_subprocess_exec(
-                    *command,
-                    pass_fds=[guest_end.fileno()],
+                    *bwrap,
+                    pass_fds=[guest_end.fileno(), *(gate.inherited if gate else [])],
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.PIPE,
                 )
+            network = await self._connect(gate, cgroup) if gate else None
             reader, writer = await asyncio.open_connection(sock=host_end, limit=2**20)
         except BaseException:
             host_end.close()
+            if gate is not None:
+                gate.close()
             await destroy(cgroup)
             raise
-        return SandboxExecution(vm_hash, process, GuestLink(reader, writer), cgroup)
+        return SandboxExecution(vm_hash, process, GuestLink(reader, writer), cgroup, network)
 
-    def _bwrap_command(self, vm_hash: str, internet: bool, mounts: list[str], fd: int) -> list[str]:
+    @staticmethod
+    async def _connect(gate: SandboxGate, cgroup: Cgroup) -> UserModeNetwork:
+        """Bring up the held-back sandbox's network, then let it run."""
+        gate.started()
+        try:
+            network = await UserModeNetwork.attach(await gate.sandbox_pid())
+        except BaseException:
+            await kill_all(cgroup)
+            raise
+        gate.release()
+        return network
+
+    def _bwrap_command(
+        self, vm_hash: str, mounts: list[str], fd: int, gate: SandboxGate | None
+    ) -> list[str]:
         isolation = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        if internet:
-            isolation.append("--share-net")
+        launcher = ["bwrap"]
+        if gate is not None:
+            # A network namespace of the host's user namespace: the program cannot reconfigure
+            # it, and slirp4netns can join it while bwrap is held at the gate (network.py).
+            launcher = ["unshare", "--net", "bwrap"]
+            isolation += ["--share-net", *gate.bwrap_arguments()]
         environment = {
             # The runtime's own interpreter first: a program's `python3` is the guest's.
             "PATH": f"{self._runtime.interpreter.parent}:/usr/local/bin:/usr/bin:/bin",
@@ -156,7 +188,7 @@ class SandboxExecutor:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         return [
-            "bwrap",
+            *launcher,
             *isolation,
             "--hostname",
             f"vm-{vm_hash[:12]}",
@@ -197,3 +229,11 @@ class SandboxExecutor:
             volumes=mounts.volumes,
             api_host=spec.api_host,
         )
+
+
+def remove_leftovers() -> None:
+    """Remove the cgroups of the sandboxes of a CRN that was killed (see `cgroups`)."""
+    removed = remove_stale_groups()
+    if removed:
+        names = ", ".join(sorted({group.name for group in removed}))
+        logger.info("removed %d stale sandbox cgroup(s) of a killed CRN: %s", len(removed), names)
