@@ -291,15 +291,6 @@ async def test_no_internet_is_a_lone_loopback(tmp_path: Path) -> None:
         assert (await call(execution, "/connect", f"port={port}")).startswith("error ")
 
 
-async def test_persistent_volume_survives_a_restart(tmp_path: Path) -> None:
-    volume = VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "volume")
-    spec = probe_spec(tmp_path, volumes=(volume,))
-    async with running(spec) as execution:
-        await call(execution, "/write", "path=/data/count", b"42")
-    async with running(spec) as execution:
-        assert await call(execution, "/read", "path=/data/count") == "42"
-
-
 async def test_ephemeral_volume_is_size_limited(tmp_path: Path) -> None:
     volume = VolumeSpec("/scratch", VolumeKind.EPHEMERAL, None, size_mib=1)
     async with running(probe_spec(tmp_path, volumes=(volume,))) as execution:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 
 from alephnet.crn.executors.base import ExitReason
 from alephnet.crn.executors.guest_link import GuestFailure, GuestLink
@@ -22,12 +23,14 @@ class SandboxExecution:
         link: GuestLink,
         cgroup: Cgroup,
         network: UserModeNetwork | None = None,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.vm_hash = vm_hash
         self._process = process
         self._link = link
         self._cgroup = cgroup
         self._network = network
+        self._release = release
         self._reason = ExitReason.RUNNING
         self._stopping = False
         self._stderr: deque[bytes] = deque()
@@ -76,6 +79,8 @@ class SandboxExecution:
         oom = self._cgroup.oom_killed()
         with contextlib.suppress(OSError):
             await destroy(self._cgroup)
+        if self._release is not None:
+            self._release()  # the host mounts of its volumes: no process uses them now
         if self._network is not None:
             await self._network.close()
         await self._link.close()

@@ -15,6 +15,7 @@ import logging
 import shutil
 import socket
 import uuid
+from collections.abc import Callable
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, Resources
 from alephnet.crn.executors.guest_link import GuestError, GuestLink
@@ -76,11 +77,13 @@ class SandboxExecutor:
 
     async def start(self, spec: ExecutionSpec) -> SandboxExecution:
         mounts = await program_mounts(spec)
-        execution = self._take_spare(spec, mounts)
-        if execution is None:
-            execution = await self._launch(
-                spec.vm_hash, spec.resources, spec.internet, mounts.arguments
+        try:
+            execution = self._take_spare(spec, mounts) or await self._launch(
+                spec.vm_hash, spec.resources, spec.internet, mounts.arguments, mounts.release
             )
+        except BaseException:
+            mounts.release()
+            raise
         try:
             await execution.link.wait_ready(STARTUP_TIMEOUT)
             await execution.link.configure(
@@ -126,8 +129,14 @@ class SandboxExecutor:
         return execution
 
     async def _launch(
-        self, vm_hash: str, resources: Resources, internet: bool, mounts: list[str]
+        self,
+        vm_hash: str,
+        resources: Resources,
+        internet: bool,
+        mounts: list[str],
+        release: Callable[[], None] | None = None,
     ) -> SandboxExecution:
+        """Start bwrap in its cgroup; `release` runs once the sandbox is gone (see execution)."""
         cgroup = create_cgroup(f"{vm_hash[:16]}-{uuid.uuid4().hex[:8]}", resources, self._pids_max)
         host_end, guest_end = socket.socketpair()
         gate = SandboxGate() if internet else None
@@ -155,7 +164,8 @@ class SandboxExecutor:
                 gate.close()
             await destroy(cgroup)
             raise
-        return SandboxExecution(vm_hash, process, GuestLink(reader, writer), cgroup, network)
+        link = GuestLink(reader, writer)
+        return SandboxExecution(vm_hash, process, link, cgroup, network, release)
 
     @staticmethod
     async def _connect(gate: SandboxGate, cgroup: Cgroup) -> UserModeNetwork:

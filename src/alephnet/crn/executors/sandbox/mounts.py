@@ -22,6 +22,7 @@ from pathlib import Path
 
 import alephnet
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, VolumeKind, VolumeSpec
+from alephnet.crn.executors.sandbox.volumes import HOST_MOUNTS
 from alephnet.crn.guest.configuration import GuestVolume
 
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -120,21 +121,32 @@ class ProgramMounts:
     volumes: list[GuestVolume] = field(default_factory=list)
     code: bytes = b""
     code_mount: str | None = None
+    # The persistent volumes mounted on the host for this execution (`volumes.HOST_MOUNTS`).
+    host_mounts: list[Path] = field(default_factory=list)
+
+    def release(self) -> None:
+        """Give back the host mounts, once the sandbox is gone (or never started)."""
+        while self.host_mounts:
+            HOST_MOUNTS.release(self.host_mounts.pop())
 
 
 async def program_mounts(spec: ExecutionSpec) -> ProgramMounts:
     mounts = ProgramMounts()
-    if spec.code.encoding == "squashfs":
-        folder = await extracted_image(spec.code.path)
-        mounts.arguments += ["--ro-bind", str(folder), CODE_FOLDER]
-        mounts.code_mount = CODE_FOLDER
-    else:
-        mounts.arguments += CODE_TMPFS
-        mounts.code = read_code(spec.code.path)
-    for volume in spec.volumes:
-        mounts.arguments += await volume_arguments(volume)
-        read_only = volume.read_only or volume.kind is VolumeKind.IMMUTABLE
-        mounts.volumes.append(GuestVolume(volume.mount, None, read_only))
+    try:
+        if spec.code.encoding == "squashfs":
+            folder = await extracted_image(spec.code.path)
+            mounts.arguments += ["--ro-bind", str(folder), CODE_FOLDER]
+            mounts.code_mount = CODE_FOLDER
+        else:
+            mounts.arguments += CODE_TMPFS
+            mounts.code = read_code(spec.code.path)
+        for volume in spec.volumes:
+            mounts.arguments += await volume_arguments(volume, mounts)
+            read_only = volume.read_only or volume.kind is VolumeKind.IMMUTABLE
+            mounts.volumes.append(GuestVolume(volume.mount, None, read_only))
+    except BaseException:
+        mounts.release()
+        raise
     return mounts
 
 
@@ -145,7 +157,7 @@ def read_code(path: Path) -> bytes:
         raise ExecutorError(f"cannot read the program's code {path}: {error}") from error
 
 
-async def volume_arguments(volume: VolumeSpec) -> list[str]:
+async def volume_arguments(volume: VolumeSpec, mounts: ProgramMounts) -> list[str]:
     if volume.kind is VolumeKind.EPHEMERAL:
         size = (volume.size_mib or 0) * 1024 * 1024
         return [*(["--size", str(size)] if size else []), "--tmpfs", volume.mount]
@@ -153,15 +165,9 @@ async def volume_arguments(volume: VolumeSpec) -> list[str]:
         raise ExecutorError(f"the {volume.kind} volume at {volume.mount} has no host path")
     if volume.kind is VolumeKind.IMMUTABLE:
         return ["--ro-bind", str(await extracted_image(volume.host_path)), volume.mount]
-    folder = persistent_folder(volume.host_path)
+    folder = HOST_MOUNTS.acquire(volume.host_path, volume.size_mib)
+    mounts.host_mounts.append(volume.host_path)
     return ["--ro-bind" if volume.read_only else "--bind", str(folder), volume.mount]
-
-
-def persistent_folder(host_path: Path) -> Path:
-    """A persistent volume lives as a plain folder in its volume folder (no disk image)."""
-    folder = host_path / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def extracted_image(image: Path) -> Path:
