@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -75,9 +76,14 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
         f'domain = "{DOMAIN}"\n'
         f'authorized_allocation_signers = ["{scheduler.address}"]\n'
     )
-    ccn = CcnProcess(tmp / "ccn", port=free_port())
+    # The CCN listens on every address and the CRN names it by a non-loopback one, as a real
+    # CCN is reached: sandboxed programs with internet never reach the host's 127.0.0.1.
+    ccn_config = tmp / "ccn.toml"
+    ccn_config.write_text('host = "0.0.0.0"\n')
+    ccn = CcnProcess(tmp / "ccn", port=free_port(), config=ccn_config)
     await ccn.start()
-    crn = CrnProcess(tmp / "crn", ccn.url, port=free_port(), config=config, log_level="INFO")
+    ccn_url = f"http://{host_address()}:{ccn.port}"
+    crn = CrnProcess(tmp / "crn", ccn_url, port=free_port(), config=config, log_level="INFO")
     try:
         await crn.start()
         runtime_ref = await published_runtime(crn)
@@ -86,6 +92,14 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
         for process in (crn, ccn):
             if process.running:
                 assert await process.terminate(30) == 0, process.log_tail()
+
+
+def host_address() -> str:
+    """This machine's address on its default route (no packet is sent: a UDP `connect` only
+    picks the route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        return str(probe.getsockname()[0])
 
 
 async def published_runtime(crn: CrnProcess) -> str:
