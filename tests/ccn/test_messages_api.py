@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from alephnet.protocol import EvmSigner
@@ -85,6 +87,31 @@ async def test_unknown_and_malformed_hashes(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/api/v0/messages/{'a' * 64}")).status_code == 404
     assert (await client.get("/api/v0/messages/not-a-hash")).status_code == 400
     assert (await client.get(f"/api/v0/messages/{'a' * 64}/status")).status_code == 404
+
+
+async def test_requests_off_the_fast_path_get_the_same_answers(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    """A charset in the content type, `sync` as a string or a query string take FastAPI's
+    validated path instead of the plain one: same statuses, same bodies."""
+    plain, charset, lax = (post_message(signer, {"n": n}) for n in range(3))
+    expected = {
+        "publication_status": {"status": "success", "failed": []},
+        "message_status": "processed",
+    }
+    answers = [
+        await publish(client, plain),
+        await client.post(
+            "/api/v0/messages",
+            content=json.dumps({"message": charset, "sync": True}),
+            headers={"content-type": "application/json; charset=utf-8"},
+        ),
+        await client.post("/api/v0/messages?x=1", json={"message": lax, "sync": "true"}),
+    ]
+    for answer in answers:
+        assert (answer.status_code, answer.json()) == (200, expected), answer.text
+    not_an_object = await client.post("/api/v0/messages", json={"message": [1], "sync": True})
+    assert not_an_object.status_code == 422
 
 
 async def test_malformed_json_body_is_422(client: httpx.AsyncClient) -> None:
