@@ -36,6 +36,7 @@ from alephnet.crn.executors.sandbox.mounts import (
 )
 from alephnet.crn.executors.sandbox.network import SandboxGate, UserModeNetwork
 from alephnet.crn.executors.sandbox.spares import SparePool
+from alephnet.crn.executors.sandbox.syscalls import compile_filter, filter_pipe
 from alephnet.crn.guest.configuration import GuestConfiguration
 
 STARTUP_TIMEOUT = 30.0
@@ -72,6 +73,7 @@ class SandboxExecutor:
         self._runtime = runtime or RuntimeRoot.of_this_process()
         self._runtime.precompile()
         self._pids_max = pids_max
+        self._seccomp = compile_filter()
         self._spares = SparePool(spares, self._launch_spare)
         remove_leftovers()
 
@@ -141,8 +143,8 @@ class SandboxExecutor:
         host_end, guest_end = socket.socketpair()
         gate = SandboxGate() if internet else None
         try:
-            with guest_end:
-                bwrap = self._bwrap_command(vm_hash, mounts, guest_end.fileno(), gate)
+            with guest_end, filter_pipe(self._seccomp) as seccomp:
+                bwrap = self._bwrap_command(vm_hash, mounts, guest_end.fileno(), seccomp, gate)
                 process = await asyncio.create_subprocess_exec(
                     "sh",
                     "-c",
@@ -151,7 +153,7 @@ class SandboxExecutor:
                     *(str(path) for path in cgroup.procs_files),
                     "--",
                     *bwrap,
-                    pass_fds=[guest_end.fileno(), *(gate.inherited if gate else [])],
+                    pass_fds=[guest_end.fileno(), seccomp, *(gate.inherited if gate else [])],
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.PIPE,
@@ -180,9 +182,10 @@ class SandboxExecutor:
         return network
 
     def _bwrap_command(
-        self, vm_hash: str, mounts: list[str], fd: int, gate: SandboxGate | None
+        self, vm_hash: str, mounts: list[str], fd: int, seccomp: int, gate: SandboxGate | None
     ) -> list[str]:
         isolation = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        isolation += ["--seccomp", str(seccomp)]
         launcher = ["bwrap"]
         if gate is not None:
             # A network namespace of the host's user namespace: the program cannot reconfigure
