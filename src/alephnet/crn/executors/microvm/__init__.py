@@ -1,0 +1,13 @@
+"""The `microvm` executor: each program in its own QEMU `-M microvm` virtual machine.
+
+- `images`: the kernel, our initramfs (`init.sh` as PID 1) and the runtime rootfs squashfs.
+- `accelerator`: whether KVM boots our kernel here (probed once, cached), else TCG.
+- `disks`: the program's code and volumes as virtio block devices.
+- `qemu`: the QEMU command line.
+- `executor`: `MicroVMExecutor.start()` and the running `MicroVMExecution`.
+"""
+
+from alephnet.crn.executors.microvm.executor import MicroVMExecution, MicroVMExecutor
+from alephnet.crn.executors.microvm.images import RuntimeImageMissing, runtime_rootfs
+
+__all__ = ["MicroVMExecution", "MicroVMExecutor", "RuntimeImageMissing", "runtime_rootfs"]

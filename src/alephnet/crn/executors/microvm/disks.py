@@ -1,0 +1,97 @@
+"""The program's code and volumes as virtio block devices, and how the guest finds them.
+
+Every disk gets a serial number; the guest's init links `/dev/disk/by-id/virtio-<serial>` to
+it, so a device path does not depend on the order in which virtio-mmio devices are probed.
+- immutable volume: its squashfs file, read-only.
+- ephemeral volume: a sparse ext4 image of `size_mib` in the work dir, gone with it.
+- persistent volume: `volume.ext4` in the volume's folder, made on first use, then reused.
+- squashfs code: the STORE'd image, read-only, mounted at `CODE_MOUNT`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, VolumeKind, VolumeSpec
+from alephnet.crn.guest.configuration import GuestVolume
+
+CODE_MOUNT = "/opt/program"
+PERSISTENT_IMAGE = "volume.ext4"
+DEFAULT_VOLUME_MIB = 64
+
+
+@dataclass(frozen=True)
+class Disk:
+    serial: str
+    path: Path
+    read_only: bool
+
+    @property
+    def guest_device(self) -> str:
+        return f"/dev/disk/by-id/virtio-{self.serial}"
+
+
+@dataclass(frozen=True)
+class ProgramDisks:
+    disks: list[Disk]
+    volumes: list[GuestVolume]
+    code_mount: str | None
+
+
+def program_disks(spec: ExecutionSpec) -> ProgramDisks:
+    """Prepare the image files (ext4 ones are formatted here, on the host)."""
+    disks: list[Disk] = []
+    volumes: list[GuestVolume] = []
+    code_mount = None
+    if spec.code.encoding == "squashfs":
+        code = Disk("code", spec.code.path, read_only=True)
+        disks.append(code)
+        volumes.append(GuestVolume(CODE_MOUNT, code.guest_device, True, "squashfs"))
+        code_mount = CODE_MOUNT
+    for index, volume in enumerate(spec.volumes):
+        disk = _volume_disk(f"volume{index}", volume, spec.work_dir)
+        disks.append(disk)
+        filesystem = "squashfs" if volume.kind is VolumeKind.IMMUTABLE else "ext4"
+        volumes.append(GuestVolume(volume.mount, disk.guest_device, disk.read_only, filesystem))
+    return ProgramDisks(disks, volumes, code_mount)
+
+
+def _volume_disk(serial: str, volume: VolumeSpec, work_dir: Path) -> Disk:
+    size_mib = volume.size_mib or DEFAULT_VOLUME_MIB
+    if volume.kind is VolumeKind.IMMUTABLE:
+        if volume.host_path is None or not volume.host_path.is_file():
+            raise ExecutorError(f"immutable volume {volume.mount}: no image at {volume.host_path}")
+        return Disk(serial, volume.host_path, read_only=True)
+    if volume.kind is VolumeKind.EPHEMERAL:
+        image = work_dir / f"{serial}.ext4"
+        _make_ext4(image, size_mib, journal=False)
+        return Disk(serial, image, read_only=False)
+    if volume.host_path is None:
+        raise ExecutorError(f"persistent volume {volume.mount} has no folder on the host")
+    image = volume.host_path / PERSISTENT_IMAGE
+    if not image.exists():
+        volume.host_path.mkdir(parents=True, exist_ok=True)
+        _make_ext4(image, size_mib, journal=True)
+    return Disk(serial, image, read_only=volume.read_only)
+
+
+def _make_ext4(image: Path, size_mib: int, journal: bool) -> None:
+    """A sparse file formatted ext4: it takes host disk space only as the guest writes.
+
+    Made under a temporary name, so a crash never leaves a half-formatted persistent volume."""
+    partial = image.with_suffix(".partial")
+    with partial.open("wb") as file:
+        file.truncate(size_mib * 1024 * 1024)
+    features = [] if journal else ["-O", "^has_journal"]
+    result = subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", *features, str(partial)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise ExecutorError(f"mkfs.ext4 of {image.name} failed: {result.stderr.strip()}")
+    partial.rename(image)

@@ -1,0 +1,220 @@
+"""`MicroVMExecutor.start()`: boot a micro-VM for one program and configure its guest.
+
+Start: images (cached), disks, QEMU; connect to the channel socket QEMU listens on; wait for
+the guest runtime's READY (the whole boot: kernel, init, Python); CONFIGURE. Any failure
+kills QEMU and raises `ExecutorError` with the end of the guest's console.
+
+Stop: HALT through the link (the runtime stops the program and exits, the init reboots, and
+`-no-reboot` makes QEMU exit), then QMP `quit`, then SIGKILL.
+
+Out of memory: the program runs inside the guest runtime's process, so when the guest kernel
+OOM-kills it the channel closes and the VM ends; the kernel's "Out of memory" line on the
+console tells that apart from a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason
+from alephnet.crn.executors.guest_link import GuestError, GuestFailure, GuestLink
+from alephnet.crn.executors.microvm.accelerator import usable_accelerator
+from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
+from alephnet.crn.executors.microvm.images import boot_images
+from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
+from alephnet.crn.executors.microvm.qmp import qmp_quit
+from alephnet.crn.guest.configuration import GuestConfiguration
+
+logger = logging.getLogger(__name__)
+
+# Under TCG on a loaded 2-core host a boot takes 5-15 s; KVM boots in about one.
+BOOT_TIMEOUT = 120.0
+CONFIGURE_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
+OOM_MARKERS = ("Out of memory: Killed process", "Memory cgroup out of memory", "oom-kill:")
+# A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
+MAX_SOCKET_PATH = 100
+
+
+class MicroVMExecution:
+    def __init__(self, process: asyncio.subprocess.Process, link: GuestLink, files: VmFiles):
+        self._process = process
+        self._link = link
+        self._files = files
+        self._stop_requested = False
+        self._exit_reason = ExitReason.RUNNING
+        self.started_at = time.monotonic()
+
+    @property
+    def link(self) -> GuestLink:
+        return self._link
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def console_log(self) -> Path:
+        return self._files.console
+
+    @property
+    def exit_reason(self) -> ExitReason:
+        return self._exit_reason
+
+    async def wait(self) -> ExitReason:
+        await self._process.wait()
+        if self._exit_reason is ExitReason.RUNNING:
+            self._exit_reason = self._ended_why()
+            await self._release()
+        return self._exit_reason
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        self._stop_requested = True
+        if self._process.returncode is None:
+            deadline = time.monotonic() + grace_seconds
+            if await self._link.halt(grace_seconds):
+                await self._exited_within(deadline - time.monotonic())
+            if self._process.returncode is None and await qmp_quit(self._files.qmp):
+                await self._exited_within(2.0)
+            await _kill(self._process)
+        await self.wait()
+
+    async def _exited_within(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._process.wait(), max(seconds, 0.1))
+
+    def _ended_why(self) -> ExitReason:
+        console = _tail(self._files.console, 64 * 1024)
+        if any(marker in console for marker in OOM_MARKERS):
+            return ExitReason.OUT_OF_MEMORY
+        return ExitReason.STOPPED if self._stop_requested else ExitReason.EXITED
+
+    async def _release(self) -> None:
+        await self._link.close()
+        _remove_private_sockets(self._files)
+
+
+class MicroVMExecutor:
+    """Programs in QEMU micro-VMs: strong isolation, seconds of cold start under TCG.
+
+    `accelerator` forces "kvm" or "tcg"; None probes KVM once (see `accelerator`)."""
+
+    name = "microvm"
+
+    def __init__(self, accelerator: str | None = None, boot_timeout: float = BOOT_TIMEOUT):
+        self._accelerator = accelerator
+        self._boot_timeout = boot_timeout
+
+    async def start(self, spec: ExecutionSpec) -> MicroVMExecution:
+        spec.work_dir.mkdir(parents=True, exist_ok=True)
+        images = await asyncio.to_thread(boot_images)
+        if spec.runtime_path is not None:
+            images = type(images)(images.kernel, images.initramfs, spec.runtime_path)
+        accelerator = self._accelerator or await usable_accelerator(images)
+        disks = await asyncio.to_thread(program_disks, spec)
+        files = _vm_files(spec.work_dir)
+        shape = VmShape(accelerator, spec.resources.vcpus, spec.resources.memory_mib, spec.internet)
+        command = qemu_command(images, shape, disks.disks, files)
+        process = await _spawn(command, spec.work_dir / "qemu.log")
+        link: GuestLink | None = None
+        try:
+            link = await _connect(process, files.channel)
+            await self._configure(link, spec, disks)
+        except BaseException as error:
+            await _kill(process)
+            if link is not None:
+                await link.close()
+            _remove_private_sockets(files)
+            if isinstance(error, Exception):
+                raise _start_failure(error, files, spec.work_dir) from error
+            raise
+        return MicroVMExecution(process, link, files)
+
+    async def _configure(self, link: GuestLink, spec: ExecutionSpec, disks: ProgramDisks) -> None:
+        await link.wait_ready(self._boot_timeout)
+        configuration = GuestConfiguration(
+            vm_hash=spec.vm_hash,
+            interface=spec.code.interface,
+            encoding=spec.code.encoding,
+            entrypoint=spec.code.entrypoint,
+            code_mount=disks.code_mount,
+            args=spec.code.args,
+            variables=spec.variables,
+            volumes=disks.volumes,
+            api_host=spec.api_host,
+        )
+        code = b"" if spec.code.encoding == "squashfs" else spec.code.path.read_bytes()
+        await link.configure(configuration, code, CONFIGURE_TIMEOUT)
+
+
+def _vm_files(work_dir: Path) -> VmFiles:
+    sockets = work_dir.resolve()
+    private = None
+    if len(str(sockets / "channel.sock")) > MAX_SOCKET_PATH:
+        sockets = private = Path(tempfile.mkdtemp(prefix="alephnet-vm-"))
+    return VmFiles(
+        sockets / "channel.sock", sockets / "qmp.sock", work_dir / "console.log", private
+    )
+
+
+def _remove_private_sockets(files: VmFiles) -> None:
+    if files.private_dir is not None:
+        shutil.rmtree(files.private_dir, ignore_errors=True)
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
+
+
+async def _spawn(command: list[str], log: Path) -> asyncio.subprocess.Process:
+    logger.debug("starting %s", " ".join(command))
+    with log.open("wb") as output:
+        return await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
+        )
+
+
+async def _connect(process: asyncio.subprocess.Process, socket: Path) -> GuestLink:
+    """Connect to the channel socket as soon as QEMU listens on it."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(socket), limit=2**20)
+        except OSError:
+            if process.returncode is not None or time.monotonic() > deadline:
+                raise ExecutorError("QEMU did not open the guest channel") from None
+            await asyncio.sleep(0.02)
+        else:
+            return GuestLink(reader, writer)
+
+
+def _start_failure(error: Exception, files: VmFiles, work_dir: Path) -> ExecutorError:
+    if isinstance(error, GuestFailure):
+        return ExecutorError(
+            f"the guest could not start the program: {error.error}\n{error.traceback}"
+        )
+    what = {
+        TimeoutError: "the micro-VM did not boot in time",
+        GuestError: "the micro-VM ended during boot",
+    }
+    reason = next((text for kind, text in what.items() if isinstance(error, kind)), str(error))
+    qemu_output = _tail(work_dir / "qemu.log", 2000).strip()
+    console = _tail(files.console, 3000).strip()
+    return ExecutorError(f"{reason}\nQEMU: {qemu_output}\nconsole:\n{console}")
+
+
+def _tail(path: Path, size: int) -> str:
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - size))
+            return file.read().decode(errors="replace")
+    except OSError:
+        return ""

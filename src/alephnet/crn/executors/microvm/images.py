@@ -1,0 +1,316 @@
+"""The micro-VM's boot images: the guest kernel, our initramfs and the runtime root filesystem.
+
+- kernel: the host's Debian kernel (`/boot/vmlinuz-*`, package linux-image-amd64).
+- initramfs: busybox, `init.sh` as `/init`, and the few kernel modules the VM needs, copied
+  from `/lib/modules/<version>` (the Debian kernel has virtio, squashfs, overlay and ext4 as
+  modules, not built in).
+- runtime rootfs: Debian bookworm (debootstrap minbase + python3), trimmed, with the guest
+  runtime package (`alephnet.crn.guest`) under `/opt/alephnet` and everything byte-compiled
+  for `python3 -OO`, packed as a zstd squashfs the VM mounts read-only.
+
+Each image is cached under `${ALEPHNET_CACHE:-~/.cache/alephnet}/crn/`, named by a hash of its
+inputs, so a second build reuses it and a changed input (a new kernel, an edited guest module)
+builds a new one. debootstrap needs the Debian mirror, which is only reachable at install time:
+`scripts/build-crn-runtime` runs the build from `./run`; at run time a missing image is an
+`ExecutorError` that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import alephnet.crn.guest
+from alephnet.crn.executors.base import ExecutorError
+
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_PACKAGES = ("python3",)
+# What the VM needs from the kernel's modules; `_module_load_order` adds their dependencies.
+KERNEL_MODULES = (
+    "virtio_mmio",
+    "virtio_blk",
+    "virtio_console",
+    "virtio_net",
+    "squashfs",
+    "overlay",
+    # ext4 asks the crypto API for crc32c when it mounts; without it mount fails with ENOENT.
+    "crc32c_generic",
+    "ext4",
+)
+# What the runtime rootfs does without: documentation, translations, package caches.
+TRIMMED_PATHS = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "usr/share/common-licenses",
+    "var/cache/apt",
+    "var/cache/debconf",
+    "var/lib/apt/lists",
+    "var/log",
+)
+BUSYBOX = Path("/bin/busybox")
+INIT_SCRIPT = Path(__file__).with_name("init.sh")
+GUEST_PACKAGE = Path(alephnet.crn.guest.__file__).parent
+# The guest package's parents, whose `__init__.py` the import of `alephnet.crn.guest` runs.
+PACKAGE_ROOT = GUEST_PACKAGE.parent.parent.parent
+
+
+class RuntimeImageMissing(ExecutorError):
+    """The runtime rootfs was never built on this machine (it needs the Debian mirror)."""
+
+
+@dataclass(frozen=True)
+class BootImages:
+    kernel: Path
+    initramfs: Path
+    rootfs: Path
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ALEPHNET_CACHE") or Path.home() / ".cache" / "alephnet"
+    return Path(base) / "crn"
+
+
+def guest_kernel() -> Path:
+    """The newest Debian kernel in /boot: the guest boots the host's kernel package."""
+    kernels = sorted(Path("/boot").glob("vmlinuz-*"), key=lambda path: path.stat().st_mtime)
+    if not kernels:
+        raise ExecutorError("no /boot/vmlinuz-*: install the Debian package linux-image-amd64")
+    return kernels[-1]
+
+
+def kernel_version(kernel: Path) -> str:
+    return kernel.name.removeprefix("vmlinuz-")
+
+
+def boot_images(build: bool = False) -> BootImages:
+    """The images to boot, built (and cached) first when `build` is true.
+
+    Without `build`, only the initramfs (local inputs, a second to build) is made if missing;
+    a missing rootfs raises `RuntimeImageMissing`, since building it needs the network.
+    """
+    kernel = guest_kernel()
+    return BootImages(kernel, build_initramfs(kernel), runtime_rootfs(build=build))
+
+
+def runtime_rootfs(build: bool = False) -> Path:
+    """The runtime rootfs squashfs, the file a CRN publishes to its CCN as `runtime.ref`."""
+    target = cache_dir() / f"runtime-{_runtime_key()}.squashfs"
+    if target.exists():
+        return target
+    base = _base_dir()
+    if not build and not base.exists():
+        raise RuntimeImageMissing(
+            f"the micro-VM runtime image is not built ({target} is missing): run "
+            "scripts/build-crn-runtime (it needs the Debian mirror, so run it at install time)"
+        )
+    with _cache_lock():
+        if not target.exists():
+            _build_base(base)
+            _pack_runtime(base, target)
+    return target
+
+
+def build_initramfs(kernel: Path) -> Path:
+    modules_dir = Path("/lib/modules") / kernel_version(kernel)
+    modules = [modules_dir / module for module in _module_load_order(modules_dir, KERNEL_MODULES)]
+    key = _hash_files([BUSYBOX, INIT_SCRIPT, *modules])
+    target = cache_dir() / f"initramfs-{kernel_version(kernel)}-{key}.cpio"
+    if target.exists():
+        return target
+    with _cache_lock(), tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
+        root = Path(staging)
+        (root / "bin").mkdir()
+        shutil.copy(BUSYBOX, root / "bin" / "busybox")
+        shutil.copy(INIT_SCRIPT, root / "init")
+        (root / "init").chmod(0o755)
+        (root / "lib" / "modules").mkdir(parents=True)
+        for module in modules:
+            shutil.copy(module, root / "lib" / "modules" / module.name)
+        (root / "etc").mkdir()
+        (root / "etc" / "modules").write_text("\n".join(module.name for module in modules))
+        _write_cpio(root, target)
+    _remove_older(target, f"initramfs-{kernel_version(kernel)}-*.cpio")
+    return target
+
+
+def _module_load_order(modules_dir: Path, wanted: tuple[str, ...]) -> list[str]:
+    """The module files to `insmod`, each after its dependencies (from `modules.dep`)."""
+    dependencies: dict[str, list[str]] = {}
+    for line in (modules_dir / "modules.dep").read_text().splitlines():
+        module, _, needs = line.partition(":")
+        dependencies[module] = needs.split()
+    by_name = {Path(module).name.split(".ko")[0]: module for module in dependencies}
+    order: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in order:
+            return
+        for dependency in dependencies[module]:
+            visit(dependency)
+        order.append(module)
+
+    for name in wanted:
+        if name not in by_name:
+            raise ExecutorError(f"kernel module {name} not found under {modules_dir}")
+        visit(by_name[name])
+    return order
+
+
+def _write_cpio(root: Path, target: Path) -> None:
+    """Pack `root` as an uncompressed newc archive: under TCG, decompressing costs more than
+    reading the few extra megabytes."""
+    names = sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as output:
+        subprocess.run(
+            ["cpio", "--create", "--format=newc", "--owner=0:0", "--quiet"],
+            input="\n".join(names).encode(),
+            stdout=output,
+            cwd=root,
+            check=True,
+        )
+    partial.rename(target)
+
+
+def _base_key() -> str:
+    return hashlib.sha256(
+        f"{DEBIAN_SUITE} {DEBIAN_MIRROR} {DEBIAN_PACKAGES} {TRIMMED_PATHS}".encode()
+    ).hexdigest()[:16]
+
+
+def _base_dir() -> Path:
+    return cache_dir() / f"base-{_base_key()}"
+
+
+def _runtime_key() -> str:
+    sources = sorted(GUEST_PACKAGE.rglob("*.py"))
+    parents = [PACKAGE_ROOT / "alephnet" / "__init__.py", PACKAGE_ROOT / "alephnet/crn/__init__.py"]
+    return hashlib.sha256(
+        f"{_base_key()} {_hash_files([*parents, *sources])}".encode()
+    ).hexdigest()[:16]
+
+
+def _build_base(base: Path) -> None:
+    """debootstrap a minimal Debian with python3, trimmed and byte-compiled for `-OO`."""
+    if base.exists():
+        return
+    partial = base.with_name(base.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(DEBIAN_PACKAGES)}",
+        DEBIAN_SUITE,
+        str(partial),
+        DEBIAN_MIRROR,
+    ]
+    try:
+        _run(command, "debootstrap (it needs the Debian mirror: is the network up?)")
+        for trimmed in TRIMMED_PATHS:
+            shutil.rmtree(partial / trimmed, ignore_errors=True)
+        _run(
+            [
+                "chroot",
+                str(partial),
+                "python3",
+                "-OO",
+                "-m",
+                "compileall",
+                "-q",
+                "-j0",
+                "/usr/lib/python3.11",
+            ],
+            "byte-compiling the guest's standard library",
+        )
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    partial.rename(base)
+
+
+def _pack_runtime(base: Path, target: Path) -> None:
+    """Copy the base, add the guest package under /opt/alephnet, compile it, squash it."""
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
+        root = Path(staging) / "root"
+        _run(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base rootfs")
+        destination = root / "opt" / "alephnet" / "alephnet"
+        shutil.copytree(
+            GUEST_PACKAGE,
+            destination / "crn" / "guest",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        shutil.copy(PACKAGE_ROOT / "alephnet" / "__init__.py", destination / "__init__.py")
+        shutil.copy(PACKAGE_ROOT / "alephnet" / "crn" / "__init__.py", destination / "crn")
+        _run(
+            ["chroot", str(root), "python3", "-OO", "-m", "compileall", "-q", "/opt/alephnet"],
+            "byte-compiling the guest runtime",
+        )
+        partial = target.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        _run(
+            ["mksquashfs", str(root), str(partial), "-comp", "zstd", "-noappend", "-quiet"],
+            "mksquashfs of the runtime rootfs",
+        )
+        partial.rename(target)
+    _remove_older(target, "runtime-*.squashfs")
+
+
+def _remove_older(kept: Path, pattern: str) -> None:
+    """Drop the images an input change replaced (a VM still running on one keeps it open)."""
+    for old in kept.parent.glob(pattern):
+        if old != kept:
+            old.unlink(missing_ok=True)
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip().splitlines()[-15:]
+        raise ExecutorError(f"{what} failed (status {result.returncode}):\n" + "\n".join(output))
+
+
+def _hash_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _cache_lock() -> Iterator[None]:
+    """One build at a time per cache dir (parallel test workers, a CRN and a script)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def main() -> None:
+    """`scripts/build-crn-runtime`: build what is missing, print the image paths."""
+    images = boot_images(build=True)
+    for name, path in (
+        ("kernel", images.kernel),
+        ("initramfs", images.initramfs),
+        ("rootfs", images.rootfs),
+    ):
+        print(f"{name}: {path} ({path.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()

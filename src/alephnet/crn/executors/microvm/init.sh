@@ -1,0 +1,66 @@
+#!/bin/busybox sh
+# PID 1 of the micro-VM, run from our initramfs by the kernel (rdinit=/init).
+#
+# It stays PID 1 for the VM's whole life: it finds the disks by their serial numbers (no udev
+# here), mounts the runtime squashfs under a tmpfs overlay, starts the guest runtime chrooted
+# into it, and when the runtime exits it reports the exit status on the console and powers
+# off (ACPI S5), which ends QEMU. (A reboot sometimes spun in the kernel's reset fallbacks on
+# microvm.) Busybox, not Python: a shell starts in milliseconds under TCG, Python in most of
+# a second.
+export PATH=/bin
+/bin/busybox mkdir -p /bin /proc /sys /dev /newroot /lower /overlay
+/bin/busybox --install -s /bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+if grep -q alephnet.probe /proc/cmdline; then
+    echo "alephnet-init: probe ok"
+    poweroff -f
+fi
+
+for module in $(cat /etc/modules); do
+    insmod "/lib/modules/$module" || echo "alephnet-init: cannot load $module"
+done
+
+# /dev/disk/by-id/virtio-<serial> for each disk, /dev/virtio-ports/<name> for each port.
+mkdir -p /dev/disk/by-id /dev/virtio-ports
+for disk in /sys/block/vd*; do
+    [ -e "$disk/serial" ] && ln -sf "/dev/${disk##*/}" "/dev/disk/by-id/virtio-$(cat "$disk/serial")"
+done
+for port in /sys/class/virtio-ports/*; do
+    [ -e "$port/name" ] && ln -sf "/dev/${port##*/}" "/dev/virtio-ports/$(cat "$port/name")"
+done
+
+mount -t squashfs -o ro /dev/disk/by-id/virtio-runtime /lower
+mount -t tmpfs -o mode=0755 tmpfs /overlay
+mkdir -p /overlay/upper /overlay/work
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/overlay/upper,workdir=/overlay/work /newroot
+for fs in proc sys dev; do
+    mkdir -p "/newroot/$fs" && mount --move "/$fs" "/newroot/$fs"
+done
+mkdir -p /newroot/dev/pts /newroot/dev/shm
+mount -t devpts devpts /newroot/dev/pts
+mount -t tmpfs tmpfs /newroot/dev/shm
+mount -t tmpfs tmpfs /newroot/tmp
+
+# Always grant allocations: a program over its memory meets the OOM killer (which the host
+# reports as out_of_memory), not a MemoryError that depends on the size of one allocation.
+echo 1 > /newroot/proc/sys/vm/overcommit_memory
+ip link set lo up
+if [ -e /newroot/sys/class/net/eth0 ]; then
+    # QEMU user-mode networking: fixed addresses.
+    ip addr add 10.0.2.15/24 dev eth0
+    ip link set eth0 up
+    ip route add default via 10.0.2.2
+    echo "nameserver 10.0.2.3" > /newroot/etc/resolv.conf
+fi
+
+echo "alephnet-init: starting the guest runtime"
+chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
+    PYTHONPATH=/opt/alephnet PYTHONDONTWRITEBYTECODE=1 \
+    /usr/bin/python3 -S -OO -m alephnet.crn.guest --channel-device /dev/virtio-ports/alephnet
+echo "alephnet-init: the guest runtime exited with status $?"
+sync
+poweroff -f
