@@ -35,6 +35,7 @@ RESULTS = Path(__file__).parent / "results" / "ingest.json"
 ACKNOWLEDGED = (200, 202)
 POLL_INTERVAL = 0.05
 PATH = "/api/v0/messages"
+PROCESSING_PROCESS_VARIABLE = "ALEPHNET_CCN_PROCESSING_PROCESS"
 
 
 @dataclass
@@ -121,6 +122,7 @@ async def run(count: int, clients: int, database_url: str | None) -> dict[str, A
         "messages": count,
         "clients": clients,
         "database": "postgresql" if database_url else "sqlite",
+        "processing_process": os.environ[PROCESSING_PROCESS_VARIABLE],
         "accepted_in_s": round(accepted_at, 2),
         "all_processed_in_s": round(elapsed, 2),
         "intake_msg_per_s": round(count / accepted_at),
@@ -138,7 +140,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--processing-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the node's processing_process setting",
+    )
     arguments = parser.parse_args()
+    os.environ[PROCESSING_PROCESS_VARIABLE] = str(arguments.processing_process).lower()
     verify = measure_verify(2000, 3)["ETH"]
     result = asyncio.run(run(arguments.messages, arguments.clients, arguments.database_url))
     result["raw_eth_verify_per_s_one_core"] = verify["raw_per_s"]

@@ -22,6 +22,16 @@ from alephnet.protocol import EvmSigner, MessageType, build_message
 from tests.ccn.databases import fresh_database_url
 
 NODE_KEY = bytes(range(1, 33))
+PROCESSING_PROCESS_VARIABLE = "ALEPHNET_CCN_PROCESSING_PROCESS"
+
+
+@pytest.fixture(params=[False, True], ids=["in-process", "worker"])
+def processing_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both ways a node process may process messages (`processing_process`), for the tests
+    that start node processes: those inherit the environment."""
+    enabled: bool = request.param
+    monkeypatch.setenv(PROCESSING_PROCESS_VARIABLE, str(enabled).lower())
+    return enabled
 
 
 @pytest.fixture

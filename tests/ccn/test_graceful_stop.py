@@ -18,7 +18,7 @@ from tests.ccn.databases import fresh_database_url
 from tests.ccn.node_process import node_process
 from tests.ccn.traffic import Traffic, presigned_posts, unprocessed
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("processing_process")]
 
 MESSAGES = 2000
 CLIENTS = 8

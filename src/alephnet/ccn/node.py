@@ -11,20 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
 from alephnet.ccn.db.migrate import upgrade_to_head
-from alephnet.ccn.db.write_gate import WriteGate
+from alephnet.ccn.db.write_gate import LOCK_FILE, WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
 from alephnet.ccn.p2p.service import GossipService, GossipSettings, create_gossip
 from alephnet.ccn.payments.balances import BalanceService, Unmetered
 from alephnet.ccn.peer_http import ClientFactory, network_clients
-from alephnet.ccn.pipeline.content import ContentSource, LocalContent, SourcedContent
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.intake import MessageIntake
 from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
+from alephnet.ccn.pipeline.sources import content_sources
+from alephnet.ccn.pipeline.worker import ProcessorProcess
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
 from alephnet.ccn.storage.gc import GarbageCollector
-from alephnet.ccn.storage.peer_files import PeerFiles
-from alephnet.ccn.storage.sources import FileSource, LocalFiles
 from alephnet.ccn.sync.reconcile import Reconciler
 from alephnet.ccn.sync.service import SyncService
 
@@ -39,7 +38,7 @@ class Node:
     store: FileStore
     events: MessageEvents
     intake: MessageIntake
-    processor: MessageProcessor
+    processor: MessageProcessor | ProcessorProcess
     balances: BalanceService
     collector: GarbageCollector
     gate: WriteGate
@@ -60,25 +59,27 @@ async def running_node(
     sessions = create_session_factory(engine)
     store = FileStore(settings.files_dir)
     events = MessageEvents()
-    gate = WriteGate.for_dialect(engine.dialect.name)
+    gate = WriteGate.for_dialect(
+        engine.dialect.name, settings.data_dir / LOCK_FILE if settings.processing_process else None
+    )
     intake = MessageIntake(sessions, gate, settings.commit_interval)
     balances = Unmetered()
-    files, content = _sources(settings, store, clients)
-    processor = MessageProcessor(
-        sessions,
-        build_handlers(files, settings.grace_period_seconds),
-        events,
-        content,
-        balances,
-        intake.queued,
-        gate,
-        intake.has_waiting,
-        ProcessorSettings(
-            batch_size=settings.processing_batch,
-            max_retries=settings.max_retries,
-            retry_cap_seconds=settings.retry_cap_seconds,
-        ),
-    )
+    processor: MessageProcessor | ProcessorProcess
+    if settings.processing_process:
+        processor = ProcessorProcess(settings, events, intake.queued)
+    else:
+        files, content = content_sources(settings, store, clients)
+        processor = MessageProcessor(
+            sessions,
+            build_handlers(files, settings.grace_period_seconds),
+            events,
+            content,
+            balances,
+            intake.queued,
+            gate,
+            intake.has_waiting,
+            ProcessorSettings.of(settings),
+        )
     intake.start()
     processor.start()
     collector = GarbageCollector(sessions, store, settings.gc_interval_seconds, gate=gate)
@@ -111,17 +112,6 @@ async def running_node(
         await collector.stop()
         await engine.dispose()
         logger.info("node stopped")
-
-
-def _sources(
-    settings: CcnSettings, store: FileStore, clients: ClientFactory
-) -> tuple[FileSource, ContentSource]:
-    """Where STORE files and message contents come from: the local store, and peers if any."""
-    if not settings.peers:
-        return LocalFiles(store), LocalContent(store)
-    max_size = max(settings.max_file_size, settings.max_ipfs_upload)
-    files = PeerFiles(store, settings.peers, clients, max_size)
-    return files, SourcedContent(files, store)
 
 
 def _sync_service(

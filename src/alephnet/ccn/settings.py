@@ -38,6 +38,10 @@ class CcnSettings(BaseSettings):
     max_retries: int = 10
     retry_cap_seconds: float = 300.0
     processing_batch: int = Field(default=500, ge=1)
+    processing_process: bool = Field(
+        default=False,
+        description="process messages in a worker process of their own (a second core)",
+    )
     commit_interval: float = Field(
         default=0.002, description="how long the intake waits to group concurrent commits"
     )

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from alephnet.protocol.enums import MessageStatus
 
@@ -28,6 +28,13 @@ class ProcessingResult:
     status: MessageStatus
     message: dict[str, Any] | None = None
     error_code: int | None = None
+
+
+class ResultSink(Protocol):
+    """Where the processor hands its results: the node's `MessageEvents`, or the channel back
+    to the node when processing runs in a process of its own."""
+
+    def publish(self, result: ProcessingResult) -> None: ...
 
 
 @dataclass(eq=False)

@@ -35,9 +35,10 @@ from alephnet.ccn.message_filters import message_tags
 from alephnet.ccn.payments.balances import BalanceService
 from alephnet.ccn.pipeline.backoff import retry_delay
 from alephnet.ccn.pipeline.content import ContentSource
-from alephnet.ccn.pipeline.events import MessageEvents, ProcessingResult
+from alephnet.ccn.pipeline.events import ProcessingResult, ResultSink
 from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.serialization import message_to_dict
+from alephnet.ccn.settings import CcnSettings
 from alephnet.protocol.chains import verify_signature
 from alephnet.protocol.enums import ItemType, MessageStatus, MessageType
 from alephnet.protocol.errors import (
@@ -79,13 +80,21 @@ class ProcessorSettings:
     max_retries: int = 10
     retry_cap_seconds: float = 300.0
 
+    @classmethod
+    def of(cls, settings: CcnSettings) -> ProcessorSettings:
+        return cls(
+            batch_size=settings.processing_batch,
+            max_retries=settings.max_retries,
+            retry_cap_seconds=settings.retry_cap_seconds,
+        )
+
 
 class MessageProcessor:
     def __init__(
         self,
         sessions: SessionFactory,
         handlers: HandlerMap,
-        events: MessageEvents,
+        events: ResultSink,
         content: ContentSource,
         balances: BalanceService,
         wake: asyncio.Event,
@@ -152,7 +161,7 @@ class MessageProcessor:
                 snapshots = [PendingSnapshot.of(row) for row in rows]
             if not snapshots:
                 return 0
-            async with self._gate.writing():
+            async with self._gate.writing(yielding=True):
                 try:
                     async with session.begin():
                         outcome = await self._run_batch(session, snapshots, careful=False)
