@@ -31,7 +31,9 @@ def executor_setup(settings: CrnSettings) -> ExecutorSetup:
     """Imported here: each executor checks its host's tools when it is built."""
     try:
         if settings.executor == "microvm":
-            raise ExecutorUnavailable("the microvm executor is not part of this build yet")
+            from alephnet.crn.executors.microvm import MicroVMExecutor, runtime_rootfs
+
+            return ExecutorSetup(MicroVMExecutor(), runtime_rootfs, needs_runtime=True)
         from alephnet.crn.executors.sandbox import SandboxExecutor
 
         sandbox = SandboxExecutor(spares=settings.spare_sandboxes)

@@ -1,0 +1,73 @@
+"""End to end with the `microvm` executor: a real CCN, `alephnet crn run --executor microvm`
+(QEMU, TCG here), a program deployed on the runtime the CRN published (its root filesystem).
+
+One program only: each cold start boots a VM (seconds under TCG). The counter example covers a
+first (cold) request, a warm one, and its persistent volume across a restart of the program.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from alephnet.devnet.processes import CcnProcess, CrnProcess
+from alephnet.protocol.crn_auth import OperatorSession
+from alephnet.sdk import AuthenticatedAlephClient, generate_account
+from tests.ccn.node_process import free_port
+from tests.crn.test_crn_e2e import COUNTER_VOLUME, DOMAIN, EXAMPLES, published_runtime
+
+pytestmark = pytest.mark.slow
+
+COLD_START_TIMEOUT = 120.0
+
+
+@pytest_asyncio.fixture
+async def microvm_crn(tmp_path: Path) -> AsyncIterator[tuple[CcnProcess, CrnProcess]]:
+    config = tmp_path / "crn.toml"
+    config.write_text(f'domain = "{DOMAIN}"\n')
+    ccn = CcnProcess(tmp_path / "ccn", port=free_port())
+    await ccn.start()
+    crn = CrnProcess(tmp_path / "crn", ccn.url, port=free_port(), executor="microvm", config=config)
+    try:
+        await crn.start()
+        yield ccn, crn
+    finally:
+        for process in (crn, ccn):
+            if process.running:
+                assert await process.terminate(60) == 0, process.log_tail()
+
+
+async def test_a_counter_in_a_micro_vm_keeps_its_volume_across_restarts(
+    microvm_crn: tuple[CcnProcess, CrnProcess],
+) -> None:
+    ccn, crn = microvm_crn
+    user = generate_account()
+    runtime = await published_runtime(crn)
+    async with AuthenticatedAlephClient(user, api_url=ccn.url) as client:
+        published = await client.create_program(
+            EXAMPLES / "counter",
+            "main:app",
+            runtime=runtime,
+            internet=False,
+            timeout_seconds=60,
+            volumes=[COUNTER_VOLUME],
+        )
+    counter, stop_path = published.item_hash, f"/control/machine/{published.item_hash}/stop"
+    async with httpx.AsyncClient(base_url=crn.url, timeout=COLD_START_TIMEOUT) as client:
+        cold = await client.get(f"/vm/{counter}/")
+        assert cold.status_code == 200, f"{cold.text}\n{crn.log_tail()}"
+        assert cold.json() == {"count": 1}
+        started = time.monotonic()
+        assert (await client.get(f"/vm/{counter}/")).json() == {"count": 2}
+        assert time.monotonic() - started < 2  # warm: no boot
+        session = OperatorSession.create(user.signer, DOMAIN, time.time())  # type: ignore[arg-type]
+        stopped = await client.post(
+            stop_path, headers=session.headers("POST", stop_path, time.time())
+        )
+        assert stopped.status_code == 200
+        assert (await client.get(f"/vm/{counter}/")).json() == {"count": 3}
