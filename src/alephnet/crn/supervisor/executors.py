@@ -33,7 +33,8 @@ def executor_setup(settings: CrnSettings) -> ExecutorSetup:
         if settings.executor == "microvm":
             from alephnet.crn.executors.microvm import MicroVMExecutor, runtime_rootfs
 
-            return ExecutorSetup(MicroVMExecutor(), runtime_rootfs, needs_runtime=True)
+            rootfs = runtime_rootfs()  # refuses now, with what to do, when it is not built
+            return ExecutorSetup(MicroVMExecutor(), lambda: rootfs, needs_runtime=True)
         from alephnet.crn.executors.sandbox import SandboxExecutor
 
         sandbox = SandboxExecutor(spares=settings.spare_sandboxes)
