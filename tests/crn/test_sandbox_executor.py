@@ -23,7 +23,12 @@ from alephnet.crn.executors.base import (
     VolumeSpec,
 )
 from alephnet.crn.executors.guest_link import GuestGone
-from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor, cgroups
+from alephnet.crn.executors.sandbox import (
+    SandboxExecution,
+    SandboxExecutor,
+    cgroups,
+    network,
+)
 from tests.crn.guest_process import LogLines
 from tests.crn.programs import (
     EXECUTABLE_SERVER,
@@ -268,6 +273,27 @@ async def test_internet_is_user_mode_networking_without_the_host_loopback(tmp_pa
         assert answer == "connected"
         assert "slirp4netns" in children_of_this_process()
     assert "slirp4netns" not in children_of_this_process()
+
+
+async def test_a_network_that_fails_to_come_up_fails_the_start_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(network, "slirp_command", lambda *_: ["slirp4netns", "--no-such-option"])
+    spec = probe_spec(tmp_path, internet=True)
+    with pytest.raises(ExecutorError, match=r"slirp4netns could not .* \(exit status 1\)"):
+        await SandboxExecutor().start(spec)
+    assert not children_of_this_process()
+    groups = [group for parent in cgroups.group_parents() for group in parent.iterdir()]
+    assert not [group for group in groups if group.name.startswith(spec.vm_hash[:16])]
+
+
+async def test_internet_without_slirp4netns_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = SandboxExecutor()
+    monkeypatch.setattr(network.shutil, "which", lambda name: None)
+    with pytest.raises(ExecutorError, match="apt install slirp4netns"):
+        await executor.start(probe_spec(tmp_path, internet=True))
 
 
 def children_of_this_process() -> list[str]:

@@ -34,7 +34,11 @@ from alephnet.crn.executors.sandbox.mounts import (
     RuntimeRoot,
     program_mounts,
 )
-from alephnet.crn.executors.sandbox.network import SandboxGate, UserModeNetwork
+from alephnet.crn.executors.sandbox.network import (
+    SandboxGate,
+    UserModeNetwork,
+    require_slirp4netns,
+)
 from alephnet.crn.executors.sandbox.spares import SparePool
 from alephnet.crn.executors.sandbox.syscalls import compile_filter, filter_pipe
 from alephnet.crn.guest.configuration import GuestConfiguration
@@ -139,9 +143,12 @@ class SandboxExecutor:
         release: Callable[[], None] | None = None,
     ) -> SandboxExecution:
         """Start bwrap in its cgroup; `release` runs once the sandbox is gone (see execution)."""
+        if internet:
+            require_slirp4netns()
         cgroup = create_cgroup(f"{vm_hash[:16]}-{uuid.uuid4().hex[:8]}", resources, self._pids_max)
         host_end, guest_end = socket.socketpair()
         gate = SandboxGate() if internet else None
+        process = None
         try:
             with guest_end, filter_pipe(self._seccomp) as seccomp:
                 bwrap = self._bwrap_command(vm_hash, mounts, guest_end.fileno(), seccomp, gate)
@@ -165,6 +172,8 @@ class SandboxExecutor:
             if gate is not None:
                 gate.close()
             await destroy(cgroup)
+            if process is not None:
+                await process.wait()
             raise
         link = GuestLink(reader, writer)
         return SandboxExecution(vm_hash, process, link, cgroup, network, release)

@@ -37,6 +37,11 @@ SLIRP_MTU = 65520
 TAP_DEVICE = "tap0"
 
 
+def require_slirp4netns() -> None:
+    if shutil.which("slirp4netns") is None:
+        raise ExecutorError("a sandbox with internet needs slirp4netns (`apt install slirp4netns`)")
+
+
 class SandboxGate:
     """The pipes that hold a sandbox back until its network is ready.
 
@@ -94,10 +99,6 @@ class UserModeNetwork:
     @classmethod
     async def attach(cls, pid: int) -> UserModeNetwork:
         """Give the network namespace of `pid` an interface and a route, and wait until up."""
-        if shutil.which("slirp4netns") is None:
-            raise ExecutorError(
-                "a sandbox with internet needs slirp4netns (`apt install slirp4netns`)"
-            )
         ready_read, ready_write = os.pipe()
         exit_read, exit_write = os.pipe()
         try:
