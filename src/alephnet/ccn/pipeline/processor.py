@@ -15,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.files import content_pin
@@ -222,7 +223,7 @@ class MessageProcessor:
                 await self._fail(session, pending, outcome, _as_message_error(error, pending))
             return
         try:
-            incoming = await self._check(session, pending)
+            incoming = await self._check(session, pending, outcome)
         except _WriteFailed:
             raise
         except Exception as error:
@@ -232,29 +233,29 @@ class MessageProcessor:
             outcome.dropped_ids.append(pending.id)
             return
         try:
-            outcome.add(await self._apply(session, incoming))
+            outcome.add(await self._apply(session, incoming, outcome))
         except Exception as error:
             raise _WriteFailed from error
 
     async def _check_and_apply(
         self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome
     ) -> None:
-        incoming = await self._check(session, pending)
+        incoming = await self._check(session, pending, outcome)
         if incoming is None:
             outcome.dropped_ids.append(pending.id)
         else:
-            outcome.add(await self._apply(session, incoming))
+            outcome.add(await self._apply(session, incoming, outcome))
             await session.flush()
 
     async def _check(
-        self, session: AsyncSession, pending: PendingSnapshot
+        self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome
     ) -> IncomingMessage[Any] | None:
         """Everything that decides whether the message is accepted; reads only.
 
         None means there is nothing to do: the hash is already processed (a copy)."""
         message = parse_message(pending.message)
         try:
-            status = await get_status(session, message.item_hash)
+            status = await outcome.status_row(session, message.item_hash)
         except Exception as error:
             raise _WriteFailed from error
         if status is not None and status.status in (
@@ -281,7 +282,7 @@ class MessageProcessor:
         return incoming
 
     async def _apply(
-        self, session: AsyncSession, incoming: IncomingMessage[Any]
+        self, session: AsyncSession, incoming: IncomingMessage[Any], outcome: BatchOutcome
     ) -> ProcessingResult:
         message = incoming.message
         handler = self._handlers[MessageType(message.type)]
@@ -290,10 +291,13 @@ class MessageProcessor:
         if message.item_type != ItemType.INLINE:
             session.add(content_pin(message.item_hash, incoming.owner, time.time()))
         await handler.process(session, incoming)
-        status = await get_status(session, message.item_hash)
-        if status is not None and status.status == MessageStatus.REJECTED:
-            await clear_rejection(session, message.item_hash)
-        await set_status(session, message.item_hash, MessageStatus.PROCESSED, time.time())
+        status = await outcome.status_row(session, message.item_hash)
+        if status is None:
+            await set_status(session, message.item_hash, MessageStatus.PROCESSED, time.time())
+        else:
+            if status.status == MessageStatus.REJECTED:
+                await clear_rejection(session, message.item_hash)
+            status.status = MessageStatus.PROCESSED
         return ProcessingResult(
             message.item_hash, MessageStatus.PROCESSED, message=message_to_dict(row)
         )
@@ -348,6 +352,14 @@ class BatchOutcome:
     def add(self, result: ProcessingResult) -> None:
         self.results.append(result)
         self.settled_hashes.append(result.item_hash)
+
+    async def status_row(self, session: AsyncSession, item_hash: str) -> MessageStatusRow | None:
+        """The row loaded with the batch, without a trip through the async session (which
+        costs more than the lookup), unless a rolled-back savepoint expired it."""
+        row = self.status_rows.get(item_hash)
+        if row is None or inspect(row).expired_attributes:
+            return await get_status(session, item_hash)
+        return row
 
 
 def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageError:
