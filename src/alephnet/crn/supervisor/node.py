@@ -7,7 +7,6 @@ import contextlib
 import logging
 import secrets
 import shutil
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ logger = logging.getLogger(__name__)
 @dataclass
 class CrnNode:
     settings: CrnSettings
-    executor_name: str
     account: Account
     source: CcnSource
     pool: ExecutionPool
@@ -43,7 +41,6 @@ class CrnNode:
     self_check: SelfCheck
     replay_guard: AllocationReplayGuard
     login_token: str
-    started_at: float
 
 
 @asynccontextmanager
@@ -74,7 +71,6 @@ async def running_node(
         runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
         node = CrnNode(
             settings=settings,
-            executor_name=settings.executor,
             account=account,
             source=source,
             pool=pool,
@@ -85,7 +81,6 @@ async def running_node(
             ),
             replay_guard=AllocationReplayGuard(),
             login_token=_login_token(settings),
-            started_at=time.time(),
         )
         logger.info("CRN node address %s, executor %s", account.address, settings.executor)
         background: list[asyncio.Future[object]] = [

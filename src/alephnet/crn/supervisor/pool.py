@@ -92,10 +92,6 @@ class ExecutionPool:
     def capacity(self) -> Capacity:
         return self._capacity
 
-    @property
-    def allocated(self) -> frozenset[str]:
-        return frozenset(self._allocated)
-
     def log_of(self, vm_hash: str) -> ProgramLog:
         if vm_hash not in self._logs:
             path = self._settings.logs_dir / f"{vm_hash}.log"

@@ -45,10 +45,6 @@ class PreparedProgram:
     content: ProgramContent
     spec: ExecutionSpec
 
-    @property
-    def persistent(self) -> bool:
-        return bool(self.content.on.persistent)
-
 
 class ProgramPreparer:
     """Fetches a program's message and files and builds its spec.

@@ -27,7 +27,7 @@ async def index(node: NodeDep) -> dict[str, Any]:
     return {
         "name": "alephnet Compute Resource Node",
         "version": __version__,
-        "executor": node.executor_name,
+        "executor": node.settings.executor,
         "address": node.account.address,
         "ccn": node.settings.ccn_url,
         "programs": "/vm/{item_hash}/",
