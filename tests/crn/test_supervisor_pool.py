@@ -116,6 +116,23 @@ async def test_persistent_programs_never_expire_and_restart_after_a_crash(
     await pool.close()
 
 
+async def test_allocated_programs_start_again_with_the_next_crn(tmp_path: Path) -> None:
+    first = make_pool(tmp_path, FakeExecutor())
+    await first.allocate([HELLO])
+    await first.close()
+    executor = FakeExecutor()
+    second = make_pool(tmp_path, executor)
+    second.resume_allocations()
+    await asyncio.wait_for(_until(lambda: second.running_count() == 1), 5)
+    assert second.executions[HELLO].persistent
+    await second.allocate([])
+    third = make_pool(tmp_path, FakeExecutor())
+    third.resume_allocations()
+    await asyncio.sleep(0.1)
+    assert third.running_count() == 0
+    await asyncio.gather(second.close(), third.close())
+
+
 async def test_close_stops_every_guest_and_refuses_new_work(tmp_path: Path) -> None:
     executor = FakeExecutor()
     pool = make_pool(tmp_path, executor)

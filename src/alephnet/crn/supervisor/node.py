@@ -68,6 +68,7 @@ async def running_node(
         source = CcnSource(http, settings.cache_dir)
         preparer = ProgramPreparer(source, settings, setup.needs_runtime)
         pool = ExecutionPool(setup.executor, preparer.prepare, settings, metrics)
+        pool.resume_allocations()
         runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
         node = CrnNode(
             settings=settings,

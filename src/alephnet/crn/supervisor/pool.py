@@ -6,14 +6,17 @@
   (`capacity`), before its guest starts, so concurrent starts cannot over-commit the node.
 - On-demand programs stop `reuse_timeout` seconds after their last request ends.
 - Persistent programs (allocated through `/control/allocations`) never expire; when their guest
-  ends by itself they are restarted after a pause that doubles with each quick crash.
+  ends by itself they are restarted after a pause that doubles with each quick crash. The
+  allocated set is kept in `allocations.json`, and a CRN that starts again restarts them.
 - `close()` refuses new work and stops every guest: nothing is left running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import shutil
 import time
 from collections import OrderedDict, defaultdict
@@ -72,6 +75,7 @@ class ExecutionPool:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._logs: dict[str, ProgramLog] = {}
         self._allocated: set[str] = set()
+        self._allocations_file = settings.data_dir / "allocations.json"
         self._quick_crashes: defaultdict[str, int] = defaultdict(int)
         self._background: set[asyncio.Task[None]] = set()
         self._restarts: dict[str, asyncio.Task[None]] = {}
@@ -287,6 +291,7 @@ class ExecutionPool:
             if await self.stop(vm_hash):
                 result.stopped.append(vm_hash)
         self._allocated.update(wanted)
+        self._save_allocations()
         for vm_hash in wanted:
             try:
                 record = await self.start(vm_hash)
@@ -298,6 +303,27 @@ class ExecutionPool:
             record.cancel_expiry()
             result.successful.append(vm_hash)
         return result
+
+    def resume_allocations(self) -> None:
+        """Start again, in the background, the persistent programs allocated before the CRN
+        last stopped (as the reference reloads its persistent VMs at start)."""
+        for vm_hash in self._saved_allocations():
+            self._allocated.add(vm_hash)
+            self._schedule_restart(vm_hash, 0.0)
+
+    def _saved_allocations(self) -> list[str]:
+        try:
+            saved = json.loads(self._allocations_file.read_text())
+        except (OSError, ValueError):
+            return []
+        return [str(vm_hash) for vm_hash in saved] if isinstance(saved, list) else []
+
+    def _save_allocations(self) -> None:
+        """Written to a temporary file, then renamed: a crash never leaves half a list."""
+        self._allocations_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._allocations_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(sorted(self._allocated)) + "\n")
+        os.replace(temporary, self._allocations_file)
 
     def _schedule_restart(self, vm_hash: str, delay: float) -> None:
         self._cancel_restart(vm_hash)
