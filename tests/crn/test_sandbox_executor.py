@@ -164,11 +164,15 @@ async def test_crash_ends_one_execution_only(tmp_path: Path) -> None:
         assert await call(other, "/") == "hello world"
 
 
-async def test_executable_program_behind_the_sandbox_loopback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("internet", [False, True])
+async def test_executable_program_behind_the_sandbox_loopback(
+    tmp_path: Path, internet: bool
+) -> None:
     code = tmp_path / "server.zip"
     code.write_bytes(zip_program({"server.py": EXECUTABLE_SERVER}))
     spec = dataclasses.replace(
-        probe_spec(tmp_path), code=CodeSpec(code, "zip", "server.py", "executable")
+        probe_spec(tmp_path, internet=internet),
+        code=CodeSpec(code, "zip", "server.py", "executable"),
     )
     async with running(spec) as execution:
         assert await call(execution, "/path", "q=1") == "executable /path?q=1"

@@ -127,8 +127,9 @@ class UserModeNetwork:
 
     async def close(self) -> None:
         """End slirp4netns: closing its exit pipe asks it to; a kill makes sure."""
-        with contextlib.suppress(OSError):
+        if self._exit_write >= 0:
             os.close(self._exit_write)
+            self._exit_write = -1
         try:
             await asyncio.wait_for(self._process.wait(), SLIRP_STOP_TIMEOUT)
         except TimeoutError:
