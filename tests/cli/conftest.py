@@ -1,8 +1,9 @@
 """The CLI as users run it: a subprocess of `python -m alephnet`, against a real node.
 
-One node per test module (started with `alephnet ccn run`, as in the acceptance tests), and a
-key store of its own in a temporary `ALEPHNET_HOME`, so no test reads or writes the developer's
-keys.
+One node for the whole session (started with `alephnet ccn run`, as in the acceptance tests):
+each test module gets a key store of its own in a temporary `ALEPHNET_HOME`, with its own
+account, so modules never see each other's posts, files or programs through the default
+"mine" filters, and no test reads or writes the developer's keys.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Cli:
         return json.loads(self.run(*args, "--json", input=input).stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
     data_dir = tmp_path_factory.mktemp("cli-node") / "ccn"
     process = NodeProcess(data_dir, f"sqlite+aiosqlite:///{data_dir / 'ccn.sqlite3'}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,22 @@ from tests.cli.conftest import Cli
 from tests.sdk.fake_crn import SSH_HOST_PORT, FakeCrn, serving
 
 pytestmark = pytest.mark.slow
+
+
+def code_folder(folder: Path, version: int = 1) -> Path:
+    """A program's code; each version is different bytes."""
+    folder.mkdir(exist_ok=True)
+    (folder / "main.py").write_text(
+        f"VERSION = {version}\nasync def app(scope, receive, send): ...\n"
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stranger(cli: Cli) -> str:
+    """The name of a second account, which owns none of the test's VMs."""
+    cli.run("account", "create", "--name", "stranger")
+    return "stranger"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +46,7 @@ def crn(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCrn]
 @pytest.fixture(scope="module")
 def program(cli: Cli, crn: FakeCrn, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A program uploaded from a folder, which the CRN knows as the account's."""
-    folder = tmp_path_factory.mktemp("hello")
-    (folder / "main.py").write_text("async def app(scope, receive, send): ...\n")
+    folder = code_folder(tmp_path_factory.mktemp("hello"))
     uploaded = cli.json(
         "program", "upload", str(folder), "--crn-url", crn.url,
         "--env", "MODE=test", "--memory", "512", "--persistent",
@@ -101,10 +117,9 @@ def test_logs_and_stop_are_signed_by_the_owner(cli: Cli, crn: FakeCrn, program: 
     assert ("stop", program) in crn.operations
 
 
-def test_a_stranger_may_not_stop_it(cli: Cli, crn: FakeCrn, program: str) -> None:
-    cli.run("account", "create", "--name", "stranger")
+def test_a_stranger_may_not_stop_it(cli: Cli, crn: FakeCrn, program: str, stranger: str) -> None:
     failed = cli.run(
-        "--account", "stranger", "program", "stop", program, "--crn-url", crn.url, expect=1
+        "--account", stranger, "program", "stop", program, "--crn-url", crn.url, expect=1
     )
     assert "Unauthorized sender" in failed.stderr
     assert "--account" in failed.stderr
@@ -118,9 +133,7 @@ def test_an_unreachable_crn_is_explained(cli: Cli, program: str) -> None:
 
 
 def test_instance_create_list_show_ssh_delete(cli: Cli, crn: FakeCrn, tmp_path: Path) -> None:
-    image = tmp_path / "disk.img"
-    image.write_bytes(b"\0" * 4096)
-    rootfs = cli.json("file", "upload", str(image))["item_hash"]
+    rootfs = disk_image(cli, tmp_path)
     key_file = tmp_path / "id.pub"
     key_file.write_text("ssh-ed25519 AAAAfromfile test\n")
     created = cli.json(
@@ -152,3 +165,85 @@ def test_instance_create_list_show_ssh_delete(cli: Cli, crn: FakeCrn, tmp_path: 
 def test_instance_commands_refuse_other_messages(cli: Cli, program: str) -> None:
     failed = cli.run("instance", "show", program, expect=1)
     assert f"no INSTANCE message {program}" in failed.stderr
+
+
+def disk_image(cli: Cli, folder: Path) -> str:
+    """The STORE hash of a small disk image on the node."""
+    image = folder / "disk.img"
+    image.write_bytes(b"\0" * 4096)
+    return str(cli.json("file", "upload", str(image))["item_hash"])
+
+
+def test_instance_logs_stop_reboot_erase_are_signed_by_the_owner(
+    cli: Cli, crn: FakeCrn, stranger: str, tmp_path: Path
+) -> None:
+    rootfs = disk_image(cli, tmp_path)
+    created = cli.json("instance", "create", "--rootfs", rootfs, "--ssh-key", "ssh-ed25519 AAAA t")
+    instance = created["item_hash"]
+    crn.owners[instance] = cli.json("account", "show")["address"]
+    entries = cli.json("instance", "logs", instance, "--crn-url", crn.url)
+    assert [entry["message"] for entry in entries] == ["booted", f"serving {instance}"]
+    for operation, done in (("stop", "stopped"), ("reboot", "rebooted"), ("erase", "erased")):
+        printed = cli.run("instance", operation, instance, "--crn-url", crn.url).stdout
+        assert f"{done} {instance}" in printed
+        assert crn.operations[-1] == (operation, instance)
+    failed = cli.run(
+        "--account", stranger, "instance", "reboot", instance, "--crn-url", crn.url, expect=1
+    )
+    assert "Unauthorized sender" in failed.stderr
+    assert crn.operations[-1] == ("erase", instance)
+    cli.run("instance", "delete", instance)
+
+
+def upload_program(cli: Cli, crn: FakeCrn, folder: Path) -> tuple[str, str]:
+    """A new program from `folder`: its hash and its code's STORE hash."""
+    uploaded = cli.json("program", "upload", str(folder), "--crn-url", crn.url)
+    return uploaded["item_hash"], uploaded["code"]["item_hash"]
+
+
+def test_update_stores_new_code_as_a_version_of_the_programs_code(
+    cli: Cli, crn: FakeCrn, stranger: str, tmp_path: Path
+) -> None:
+    program, code = upload_program(cli, crn, code_folder(tmp_path / "v1", 1))
+    updated = cli.json("program", "update", program, str(code_folder(tmp_path / "v2", 2)))
+    assert updated["status"] == "processed"
+    store = cli.json("message", "get", updated["item_hash"])["message"]
+    assert (store["type"], store["content"]["ref"]) == ("STORE", code)
+    assert store["content"]["item_type"] == "storage"
+    assert (
+        store["content"]["item_hash"]
+        != cli.json("message", "get", code)["message"]["content"]["item_hash"]
+    )
+    assert cli.json("program", "show", program)["content"]["code"]["ref"] == code
+
+    failed = cli.run(
+        "--account", stranger, "program", "update", program, str(tmp_path / "v2"), expect=1
+    )
+    assert "only that account may update it" in failed.stderr
+
+
+def test_delete_forgets_the_program_its_code_and_the_codes_updates(
+    cli: Cli, crn: FakeCrn, tmp_path: Path
+) -> None:
+    program, code = upload_program(cli, crn, code_folder(tmp_path / "v1", 1))
+    update = cli.json("program", "update", program, str(code_folder(tmp_path / "v2", 2)))
+    forgotten = cli.json("program", "delete", program, "--reason", "done")
+    assert forgot(forgotten["program"]) == [program]
+    assert sorted(forgot(forgotten["code"])) == sorted([code, update["item_hash"]])
+    for item_hash in (program, code, update["item_hash"]):
+        assert "forgotten" in cli.run("message", "get", item_hash, expect=1).stderr
+
+
+def forgot(published: dict[str, Any]) -> list[str]:
+    """The hashes a FORGET message, as `--json` prints it, forgets."""
+    assert published["status"] == "processed"
+    return list(json.loads(published["message"]["item_content"])["hashes"])
+
+
+def test_delete_keep_code_forgets_the_program_only(cli: Cli, crn: FakeCrn, tmp_path: Path) -> None:
+    program, code = upload_program(cli, crn, code_folder(tmp_path, 3))
+    forgotten = cli.json("program", "delete", program, "--keep-code")
+    assert (forgot(forgotten["program"]), forgotten["code"]) == ([program], None)
+    assert cli.json("message", "get", code)["status"] == "processed"
+    failed = cli.run("program", "delete", code, expect=1)
+    assert f"no PROGRAM message {code}" in failed.stderr

@@ -115,7 +115,7 @@ def show(
     """Show an account's address, chain and key file."""
     context = cli_context(ctx)
     if name is not None:
-        context = CliContext(context.api_url, name, context.keys)
+        context = CliContext(context.api_url, name)
     account = context.account()
     record: dict[str, str] = {
         "address": account.address,

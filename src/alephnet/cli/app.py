@@ -1,7 +1,8 @@
 """The root of the `alephnet` command: global options and the command groups.
 
 Only groups with working commands are registered: a command that does nothing yet is not shown.
-Groups of later issues (node, crn) slot in with one `add_typer` line.
+Groups of later issues (node, ...) slot in with one line in `GROUPS`; they are imported only when
+run (`alephnet.cli.lazy`), so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -11,39 +12,60 @@ from typing import Annotated
 import typer
 
 from alephnet import __version__
-from alephnet.cli import (
-    account,
-    aggregate,
-    ccn,
-    crn,
-    devnet,
-    file,
-    instance,
-    message,
-    post,
-    program,
-)
 from alephnet.cli.context import DEFAULT_API_URL, CliContext
 from alephnet.cli.errors import AlephErrorGroup
+from alephnet.cli.lazy import LazyGroup, LazyGroups
+
+GROUPS = {
+    "account": LazyGroup(
+        "alephnet.cli.account", "Create, import and inspect the keys that sign your messages."
+    ),
+    "post": LazyGroup("alephnet.cli.post", "Publish, amend and read posts."),
+    "aggregate": LazyGroup(
+        "alephnet.cli.aggregate",
+        "Set, read and forget aggregates: per-address JSON objects merged key by key.",
+    ),
+    "file": LazyGroup(
+        "alephnet.cli.file", "Upload, download, inspect and forget files; hash them offline."
+    ),
+    "message": LazyGroup(
+        "alephnet.cli.message", "Verify, read, search, watch and forget messages."
+    ),
+    "program": LazyGroup(
+        "alephnet.cli.program",
+        "Deploy, update and delete programs; call them on a CRN, read their logs, stop them.",
+    ),
+    "instance": LazyGroup(
+        "alephnet.cli.instance",
+        "Create, list and delete instances (VMs); ssh, logs, stop, reboot, erase on their CRN.",
+    ),
+    "ccn": LazyGroup(
+        "alephnet.cli.ccn", "Run a Core Channel Node (the network's API and storage node)."
+    ),
+    "crn": LazyGroup(
+        "alephnet.cli.crn", "Run a Compute Resource Node (runs users' programs from a CCN)."
+    ),
+    "devnet": LazyGroup(
+        "alephnet.cli.devnet",
+        "Run a whole local network (CCNs on loopback) in one command: up, status, down.",
+    ),
+}
+
+
+class RootGroup(LazyGroups, AlephErrorGroup):
+    """`alephnet`: its groups load on first use, and SDK errors end as one line of advice."""
+
+    lazy_groups = GROUPS
+
 
 app = typer.Typer(
     name="alephnet",
-    cls=AlephErrorGroup,
+    cls=RootGroup,
     help="alephnet: a Python implementation of the Aleph.im network (nodes, SDK and tools).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,  # locals could hold private keys
 )
-app.add_typer(account.app, name="account")
-app.add_typer(post.app, name="post")
-app.add_typer(aggregate.app, name="aggregate")
-app.add_typer(file.app, name="file")
-app.add_typer(message.app, name="message")
-app.add_typer(program.app, name="program")
-app.add_typer(instance.app, name="instance")
-app.add_typer(ccn.app, name="ccn")
-app.add_typer(crn.app, name="crn")
-app.add_typer(devnet.app, name="devnet")
 
 
 def _print_version(value: bool) -> None:

@@ -2,14 +2,16 @@
 
 Programs and instances are messages on a CCN (published, listed, forgotten there) that run on a
 CRN (called, logged, stopped there). The CRN is `--crn-url` (env `ALEPHNET_CRN_URL`), the one
-`alephnet crn run` starts by default.
+`alephnet crn run` starts by default. What the CRN lets a VM's owner do (read its logs, stop,
+reboot or erase it) reads and behaves the same for programs and instances: `show_logs` and
+`control`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import typer
@@ -20,6 +22,7 @@ from alephnet.cli.errors import fail
 from alephnet.sdk import (
     AlephClient,
     CrnClient,
+    LogEntry,
     Message,
     MessageFilters,
     NodeUnreachable,
@@ -38,6 +41,8 @@ CrnUrlOption = Annotated[
     ),
 ]
 HashArgument = Annotated[str, typer.Argument(help="The item hash of its message.")]
+Operation = Literal["stop", "reboot", "erase"]
+DONE: dict[Operation, str] = {"stop": "stopped", "reboot": "rebooted", "erase": "erased"}
 
 
 def on_crn(
@@ -67,6 +72,40 @@ def on_crn(
             f"CRN at {_origin(crn_url)} did not answer in time: a first call boots the VM; "
             "see `alephnet program logs HASH`, or try again"
         ) from error
+
+
+def show_logs(ctx: typer.Context, crn_url: str, item_hash: str, as_json: bool) -> None:
+    """Print what the VM wrote (stdout and stderr) on the CRN; the CRN asks for its owner."""
+    entries = on_crn(ctx, crn_url, lambda client: client.logs(item_hash), as_owner=True)
+    output.emit(entries, as_json, _print_logs)
+
+
+def _print_logs(entries: list[LogEntry]) -> None:
+    if not entries:
+        output.console.print("no logs yet: nothing was printed on this CRN")
+    for entry in entries:
+        stream = "err" if entry.stream == "stderr" else "out"
+        output.console.print(
+            f"{output.format_time(entry.time)} {stream} {entry.message}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def control(ctx: typer.Context, crn_url: str, item_hash: str, operation: Operation) -> None:
+    """Stop, reboot or erase the VM on the CRN, signed as its owner, and say it is done."""
+    on_crn(ctx, crn_url, lambda client: _operate(client, operation, item_hash), as_owner=True)
+    output.console.print(f"{DONE[operation]} {item_hash}", highlight=False)
+
+
+async def _operate(client: CrnClient, operation: Operation, item_hash: str) -> None:
+    match operation:
+        case "stop":
+            await client.stop(item_hash)
+        case "reboot":
+            await client.reboot(item_hash)
+        case "erase":
+            await client.erase(item_hash)
 
 
 async def _with_crn(client: CrnClient, call: Callable[[CrnClient], Awaitable[T]]) -> T:

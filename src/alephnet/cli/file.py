@@ -87,12 +87,7 @@ def upload(
 
     Prints the STORE message's hash; the file's own hash is in `file list` and `file info`.
     """
-    with output.transfer_progress() as bar:
-        task = bar.add_task(f"uploading {path.name}", total=path.stat().st_size)
-
-        def advance(sent: int, total: int) -> None:
-            bar.update(task, completed=sent, total=total)
-
+    with output.upload_bar(f"uploading {path.name}") as advance:
         published = cli_context(ctx).write(
             lambda client: client.create_store(
                 path,

@@ -15,11 +15,13 @@ from alephnet.cli import output
 from alephnet.cli.compute import (
     CrnUrlOption,
     HashArgument,
+    control,
     on_crn,
     parse_env,
     print_vm,
     print_vm_table,
     resources,
+    show_logs,
     vm_message,
     vm_messages,
 )
@@ -29,7 +31,7 @@ from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, Quiet
 from alephnet.sdk import DEFAULT_CRN_URL, DEFAULT_ROOTFS_SIZE_MIB, Execution, Message
 
 app = typer.Typer(
-    help="Create, list, show and delete instances (VMs); print or run their ssh command.",
+    help="Create, list and delete instances (VMs); ssh, logs, stop, reboot, erase on their CRN.",
     no_args_is_help=True,
 )
 INSTANCE = "INSTANCE"
@@ -186,3 +188,39 @@ def ssh_command(execution: Execution, crn_url: str, user: str) -> list[str]:
         )
     host = urlsplit(crn_url).hostname or "localhost"
     return ["ssh", "-p", str(mapped.host), f"{user}@{host}"]
+
+
+@app.command("logs")
+def logs(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the instance's console output on the CRN that runs it; only its owner may."""
+    show_logs(ctx, crn_url, item_hash, as_json)
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context, item_hash: HashArgument, crn_url: CrnUrlOption = DEFAULT_CRN_URL
+) -> None:
+    """Stop the instance's VM on the CRN; its disk is kept. Only its owner may."""
+    control(ctx, crn_url, item_hash, "stop")
+
+
+@app.command("reboot")
+def reboot(
+    ctx: typer.Context, item_hash: HashArgument, crn_url: CrnUrlOption = DEFAULT_CRN_URL
+) -> None:
+    """Restart the instance's VM on the CRN, with its disk as it is. Only its owner may."""
+    control(ctx, crn_url, item_hash, "reboot")
+
+
+@app.command("erase")
+def erase(
+    ctx: typer.Context, item_hash: HashArgument, crn_url: CrnUrlOption = DEFAULT_CRN_URL
+) -> None:
+    """Stop the instance's VM and delete its disk and volumes on this CRN (the INSTANCE message
+    stays: `instance delete` forgets it). Only its owner may."""
+    control(ctx, crn_url, item_hash, "erase")

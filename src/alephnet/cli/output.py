@@ -12,7 +12,8 @@ import datetime as dt
 import enum
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,6 +110,14 @@ def transfer_progress(*, disable: bool = False) -> Progress:
         transient=True,
         disable=disable,
     )
+
+
+@contextmanager
+def upload_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar for one upload; yields the `progress(sent, total)` callback the SDK calls."""
+    with transfer_progress() as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda sent, total: bar.update(task, completed=sent, total=total)
 
 
 def format_time(epoch: float | None) -> str:

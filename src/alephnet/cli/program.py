@@ -14,11 +14,13 @@ from alephnet.cli import output
 from alephnet.cli.compute import (
     CrnUrlOption,
     HashArgument,
+    control,
     on_crn,
     parse_env,
     print_vm,
     print_vm_table,
     resources,
+    show_logs,
     vm_message,
     vm_messages,
 )
@@ -31,26 +33,30 @@ from alephnet.sdk import (
     AlephError,
     AuthenticatedAlephClient,
     CrnClient,
-    LogEntry,
+    ForgottenMessage,
     Message,
+    MessageFilters,
     NotFound,
     ProgramPublished,
+    Published,
 )
+from alephnet.sdk._program import code_archive
 
 app = typer.Typer(
-    help="Deploy programs, list them, call them on a CRN, read their logs, stop them.",
+    help="Deploy, update and delete programs; call them on a CRN, read their logs, stop them.",
     no_args_is_help=True,
 )
 PROGRAM = "PROGRAM"
+CodeArgument = Annotated[
+    Path, typer.Argument(exists=True, help="A folder or a file (zipped), or a zip.")
+]
 RUNTIME_QUESTION_TIMEOUT = 5.0
 
 
 @app.command("upload")
 def upload(
     ctx: typer.Context,
-    path: Annotated[
-        Path, typer.Argument(exists=True, help="A folder or a file (zipped), or a zip.")
-    ],
+    path: CodeArgument,
     entrypoint: Annotated[
         str,
         typer.Option("--entrypoint", "-e", help="module:app for an ASGI app, else an executable."),
@@ -82,11 +88,7 @@ def upload(
     """
     variables = parse_env(env)
     chosen_runtime = runtime or _crn_runtime(crn_url) or DEFAULT_RUNTIME
-    with output.transfer_progress() as bar:
-        task = bar.add_task(f"uploading {path.name}", total=None)
-
-        def advance(sent: int, total: int) -> None:
-            bar.update(task, completed=sent, total=total)
+    with output.upload_bar(f"uploading {path.name}") as advance:
 
         async def publish(client: AuthenticatedAlephClient) -> ProgramPublished:
             await _check_runtime(client, chosen_runtime, runtime is None)
@@ -146,6 +148,116 @@ def _print_uploaded(record: dict[str, Any]) -> None:
         f"call it: alephnet program call {record['item_hash']}   (or GET {record['url']})",
         highlight=False,
     )
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    path: CodeArgument,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Replace a program's code; its hash, settings and URL stay the same.
+
+    Uploads PATH with a STORE that updates the program's code file (its `ref` is the code's
+    STORE), as the official CLI does: CRNs run the newest version because the program's code is
+    `use_latest`. A VM already running keeps the old code until it stops: `alephnet program stop`.
+    """
+    archive = code_archive(path)
+    with output.upload_bar(f"uploading {path.name}") as advance:
+
+        async def publish(client: AuthenticatedAlephClient) -> Published:
+            code = await _updatable_code(client, item_hash)
+            engine = code.content.get("item_type") if isinstance(code.content, dict) else None
+            return await client.create_store(
+                archive,
+                ref=code.item_hash,
+                storage_engine="ipfs" if engine == "ipfs" else "storage",
+                metadata={"name": path.name},
+                channel=code.channel,
+                progress=advance,
+            )
+
+        published = cli_context(ctx).write(publish)
+    output.print_published(published, as_json, quiet)
+
+
+async def _updatable_code(client: AuthenticatedAlephClient, item_hash: str) -> Message:
+    """The STORE of the program's code, once it is sure an update by this account reaches it."""
+    code = _code(await vm_message(client, PROGRAM, item_hash))
+    if not code.get("use_latest"):
+        raise fail(
+            f"the program {item_hash} pins its code (code.use_latest is false), so an update "
+            "would never run: upload a new program instead (`alephnet program upload`)"
+        )
+    store = (await client.get_message(str(code.get("ref")))).message
+    if store is None or store.type != "STORE":
+        raise NotFound(f"no STORE message {code.get('ref')} (the code of {item_hash})")
+    if not _same_address(store.sender, client.address):
+        raise fail(
+            f"the code of {item_hash} was stored by {store.sender}: only that account may "
+            "update it (--account NAME)"
+        )
+    return store
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    keep_code: Annotated[
+        bool, typer.Option("--keep-code", help="Forget the program only, not its code.")
+    ] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Forget the program (CRNs stop running it), then its code: the code's STORE and every
+    update of it. Code stored by another account is left alone.
+
+    Two FORGET messages, as the official CLI sends: a node refuses to forget a file that a live
+    VM mounts, so the program goes first. --json prints both (`code` is null when kept)."""
+
+    async def forget(client: AuthenticatedAlephClient) -> dict[str, Published | None]:
+        program = await vm_message(client, PROGRAM, item_hash)
+        code = [] if keep_code else await _own_code_versions(client, program)
+        forgotten = await client.forget([item_hash], reason=reason)
+        return {
+            "program": forgotten,
+            "code": await client.forget(code, reason=reason) if code else None,
+        }
+
+    forgotten = cli_context(ctx).write(forget)
+    for published in forgotten.values():
+        if published is not None and (quiet or not as_json):
+            output.print_published(published, as_json=False, quiet=quiet)
+    if as_json:
+        output.print_json(forgotten)
+
+
+async def _own_code_versions(client: AuthenticatedAlephClient, program: Message) -> list[str]:
+    """The program's code STORE and its updates (`program update`), if this account stored it."""
+    ref = str(_code(program).get("ref"))
+    try:
+        store = (await client.get_message(ref)).message
+    except ForgottenMessage:
+        return []
+    if store is None or not _same_address(store.sender, client.address):
+        return []
+    filters = MessageFilters(message_types=["STORE"], refs=[ref], addresses=[client.address])
+    return [ref, *[update.item_hash async for update in client.iter_messages(**filters)]]
+
+
+def _code(program: Message) -> dict[str, Any]:
+    content: dict[str, Any] = program.content if isinstance(program.content, dict) else {}
+    code = content.get("code")
+    return code if isinstance(code, dict) else {}
+
+
+def _same_address(first: str, second: str) -> bool:
+    """ETH addresses compare without their checksum case."""
+    return first.lower() == second.lower()
 
 
 @app.command("list")
@@ -258,20 +370,7 @@ def logs(
     as_json: JsonOption = False,
 ) -> None:
     """Print what the program wrote (stdout and stderr) on the CRN; only its owner may."""
-    entries = on_crn(ctx, crn_url, lambda client: client.logs(item_hash), as_owner=True)
-    output.emit(entries, as_json, _print_logs)
-
-
-def _print_logs(entries: list[LogEntry]) -> None:
-    if not entries:
-        output.console.print("no logs yet: the program printed nothing on this CRN")
-    for entry in entries:
-        stream = "err" if entry.stream == "stderr" else "out"
-        output.console.print(
-            f"{output.format_time(entry.time)} {stream} {entry.message}",
-            highlight=False,
-            markup=False,
-        )
+    show_logs(ctx, crn_url, item_hash, as_json)
 
 
 @app.command("stop")
@@ -281,5 +380,4 @@ def stop(
     crn_url: CrnUrlOption = DEFAULT_CRN_URL,
 ) -> None:
     """Stop the program's VM on the CRN (the next call starts it again); only its owner may."""
-    on_crn(ctx, crn_url, lambda client: client.stop(item_hash), as_owner=True)
-    output.console.print(f"stopped {item_hash}", highlight=False)
+    control(ctx, crn_url, item_hash, "stop")

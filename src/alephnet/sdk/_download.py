@@ -22,9 +22,9 @@ import httpx
 
 from alephnet.protocol.cid import CidBuilder, parse_cid
 from alephnet.sdk._responses import check_streamed
-from alephnet.sdk.exceptions import HashMismatch, map_transport_errors
+from alephnet.sdk.exceptions import HashMismatch
 from alephnet.sdk.models import Downloaded
-from alephnet.sdk.transport import Transport
+from alephnet.sdk.transport import Transport, map_transport_errors
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 1 << 20

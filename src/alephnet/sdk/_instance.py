@@ -13,7 +13,7 @@ from typing import Any
 
 from alephnet.protocol.content import InstanceContent
 from alephnet.protocol.enums import HypervisorType, PaymentType, VolumePersistence
-from alephnet.sdk.exceptions import content_errors
+from alephnet.sdk._validation import content_errors
 
 DEFAULT_ROOTFS_SIZE_MIB = 20_480
 """The official SDK's `DEFAULT_ROOTFS_SIZE`."""

@@ -22,7 +22,7 @@ from alephnet.protocol.content.execution import (
     MachineResources,
 )
 from alephnet.protocol.enums import Encoding, MachineType, PaymentType
-from alephnet.sdk.exceptions import content_errors
+from alephnet.sdk._validation import content_errors
 
 DEFAULT_RUNTIME = "63f07193e6ee9d207b7d1fcf8286f9aee34e6f12f101d2ec77c1229f92964696"
 """The official runtime's STORE hash (Debian with Python), as the official SDK defaults to."""

@@ -39,9 +39,10 @@ from alephnet.sdk._uploads import (
     open_source,
     raw_body,
 )
+from alephnet.sdk._validation import content_errors
 from alephnet.sdk.accounts import Account
 from alephnet.sdk.client import SECURITY_KEY, AlephClient
-from alephnet.sdk.exceptions import InvalidResponse, NotFound, content_errors
+from alephnet.sdk.exceptions import InvalidResponse, NotFound
 from alephnet.sdk.models import ProgramPublished, Published
 
 DEFAULT_CHANNEL = "ALEPHNET"

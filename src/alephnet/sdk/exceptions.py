@@ -17,18 +17,17 @@ AlephError
 └── InvalidContent(errors)       content given to a write does not fit its message type
 ```
 
-Errors of the HTTP library are translated at the transport edge (`map_transport_errors`), so
-callers never see an httpx exception or a `KeyError` from a JSON body.
+Errors of the HTTP library are translated at the transport edge
+(`alephnet.sdk.transport.map_transport_errors`), so callers never see an httpx exception or a
+`KeyError` from a JSON body, and pydantic's validation errors of content the SDK builds become
+`InvalidContent` (`alephnet.sdk._validation`). This module imports neither library, so code that
+only catches these errors (the CLI's error handler) loads neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
-
-import httpx
-from pydantic import ValidationError
 
 
 class AlephError(Exception):
@@ -118,17 +117,6 @@ class HashMismatch(AlephError):
         self.actual = actual
 
 
-@contextmanager
-def map_transport_errors(url: str) -> Iterator[None]:
-    """Turn httpx's transport errors into ours, naming the URL that was tried."""
-    try:
-        yield
-    except httpx.TimeoutException as error:
-        raise RequestTimeout(url) from error
-    except httpx.TransportError as error:
-        raise NodeUnreachable(url, f"node is not reachable ({error.__class__.__name__})") from error
-
-
 class InvalidContent(AlephError):
     """Content passed to a write method breaks the message schema; nothing was sent."""
 
@@ -139,18 +127,3 @@ class InvalidContent(AlephError):
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors
         )
         super().__init__(f"invalid {message_type} content: {problems}")
-
-
-@contextmanager
-def content_errors(message_type: str) -> Iterator[None]:
-    """Report schema errors of content built from the caller's arguments as `InvalidContent`."""
-    try:
-        yield
-    except ValidationError as error:
-        raise InvalidContent(
-            message_type,
-            [
-                {"loc": list(item["loc"]), "msg": item["msg"]}
-                for item in error.errors(include_url=False, include_input=False)
-            ],
-        ) from error

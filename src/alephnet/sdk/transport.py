@@ -8,12 +8,13 @@ only `alephnet.sdk.exceptions` errors (`map_transport_errors`), never httpx's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import httpx
 
-from alephnet.sdk.exceptions import map_transport_errors
+from alephnet.sdk.exceptions import NodeUnreachable, RequestTimeout
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
 """Per read/write/connect step, as the official SDK's HTTP_REQUEST_TIMEOUT; a large download
@@ -103,3 +104,14 @@ class AsgiTransport(HttpxTransport):
 
     def __init__(self, app: Any, api_url: str = "http://aleph.local") -> None:
         super().__init__(api_url, transport=httpx.ASGITransport(app=app))
+
+
+@contextmanager
+def map_transport_errors(url: str) -> Iterator[None]:
+    """Turn httpx's transport errors into ours, naming the URL that was tried."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        raise RequestTimeout(url) from error
+    except httpx.TransportError as error:
+        raise NodeUnreachable(url, f"node is not reachable ({error.__class__.__name__})") from error
