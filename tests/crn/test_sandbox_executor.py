@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -225,28 +224,17 @@ async def test_host_files_are_out_of_reach(tmp_path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def host_server(address: str = "127.0.0.1") -> AsyncIterator[int]:
+async def host_server() -> AsyncIterator[int]:
     """A TCP server of the host (on 127.0.0.1: like the CRN's API or the CCN); yields its port."""
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    server = await asyncio.start_server(hang_up, address, 0)
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     try:
         yield server.sockets[0].getsockname()[1]
     finally:
         server.close()
-
-
-def host_address() -> str:
-    """One of this machine's own non-loopback IPv4 addresses: reachable without leaving it."""
-    output = subprocess.run(
-        ["ip", "-4", "-o", "address", "show", "scope", "global"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return output.split()[3].split("/")[0]
 
 
 def interfaces(proc_net_dev: str) -> set[str]:
@@ -260,10 +248,8 @@ def has_default_route(proc_net_route: str) -> bool:
 
 
 async def test_internet_is_user_mode_networking_without_the_host_loopback(tmp_path: Path) -> None:
-    address = host_address()
     async with (
         host_server() as port,
-        host_server(address) as outside_port,
         running(probe_spec(tmp_path, internet=True)) as execution,
     ):
         assert interfaces(await call(execution, "/read", "path=/proc/net/dev")) == {"lo", "tap0"}
@@ -272,9 +258,7 @@ async def test_internet_is_user_mode_networking_without_the_host_loopback(tmp_pa
         for host in ("127.0.0.1", "10.0.2.2"):
             answer = await call(execution, "/connect", f"host={host}&port={port}")
             assert answer.startswith("error "), (host, answer)
-        # Outbound connections leave through the host: here to one of its own addresses.
-        answer = await call(execution, "/connect", f"host={address}&port={outside_port}")
-        assert answer == "connected"
+        # Outbound connections are not tried: tests send traffic to loopback addresses only.
         assert "slirp4netns" in children_of_this_process()
     assert "slirp4netns" not in children_of_this_process()
 
