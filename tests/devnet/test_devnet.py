@@ -115,7 +115,7 @@ class Devnet:
 
     def _up_command(self) -> list[str]:
         return [
-            sys.executable, "-m", "alephnet", "devnet", "up", "--ccns", str(CCNS),
+            sys.executable, "-m", "alephnet", "devnet", "up", "--ccns", str(CCNS), "--crns", "0",
             "--dir", str(self.directory), "--base-port", str(self.base_port),
         ]  # fmt: skip
 

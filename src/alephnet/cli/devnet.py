@@ -17,6 +17,7 @@ from alephnet.devnet.layout import (
     DEFAULT_BASE_PORT,
     DEFAULT_CCNS,
     DEFAULT_CRN_BASE_PORT,
+    DEFAULT_CRNS,
     DEFAULT_DIR,
     DevnetLayout,
 )
@@ -58,7 +59,7 @@ def up(
             help="How many compute nodes (CRNs, sandbox executor) to start; CRN i runs "
             "programs from CCN i (round robin).",
         ),
-    ] = 0,
+    ] = DEFAULT_CRNS,
     crn_base_port: Annotated[
         int, typer.Option(min=1, max=65000, help="Port of CRN 1; CRN i gets +i-1.")
     ] = DEFAULT_CRN_BASE_PORT,

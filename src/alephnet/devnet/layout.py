@@ -28,6 +28,8 @@ from pathlib import Path
 DEFAULT_DIR = Path(".alephnet/devnet")
 DEFAULT_BASE_PORT = 4024
 DEFAULT_CCNS = 3
+# Compute nodes of a devnet: two, so that programs deploy and run with `./run devnet` alone.
+DEFAULT_CRNS = 2
 DEFAULT_CRN_BASE_PORT = 4020
 HOST = "127.0.0.1"
 WALLET_NAME = "devnet"
