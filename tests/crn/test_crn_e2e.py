@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -76,14 +75,10 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
         f'domain = "{DOMAIN}"\n'
         f'authorized_allocation_signers = ["{scheduler.address}"]\n'
     )
-    # The CCN listens on every address and the CRN names it by a non-loopback one, as a real
-    # CCN is reached: sandboxed programs with internet never reach the host's 127.0.0.1.
-    ccn_config = tmp / "ccn.toml"
-    ccn_config.write_text('host = "0.0.0.0"\n')
-    ccn = CcnProcess(tmp / "ccn", port=free_port(), config=ccn_config)
+    # On loopback only: programs reach the CCN through the guest API, not the network.
+    ccn = CcnProcess(tmp / "ccn", port=free_port())
     await ccn.start()
-    ccn_url = f"http://{host_address()}:{ccn.port}"
-    crn = CrnProcess(tmp / "crn", ccn_url, port=free_port(), config=config, log_level="INFO")
+    crn = CrnProcess(tmp / "crn", ccn.url, port=free_port(), config=config, log_level="INFO")
     try:
         await crn.start()
         runtime_ref = await published_runtime(crn)
@@ -92,14 +87,6 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Net
         for process in (crn, ccn):
             if process.running:
                 assert await process.terminate(30) == 0, process.log_tail()
-
-
-def host_address() -> str:
-    """This machine's address on its default route (no packet is sent: a UDP `connect` only
-    picks the route)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(("192.0.2.1", 9))
-        return str(probe.getsockname()[0])
 
 
 async def published_runtime(crn: CrnProcess) -> str:
@@ -227,7 +214,7 @@ async def test_the_aggregates_example_writes_and_reads_through_the_sdk(network: 
     program_key = generate_account()
     program = await network.deploy(
         EXAMPLES / "aggregates",
-        internet=True,
+        internet=False,  # the guest API needs no network
         aleph_api=True,
         env={"PRIVATE_KEY": program_key.private_key.hex()},
     )

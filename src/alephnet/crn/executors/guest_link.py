@@ -4,6 +4,11 @@ One reader task takes every frame the guest sends and routes it: READY, CONFIGUR
 resolve the matching wait, RESPONSE and FAILURE resolve the request with the same `id`, LOG
 lines go to a callback. Requests are sent concurrently; a request that times out is forgotten
 (its late answer is dropped). When the stream ends, every waiter fails with `GuestGone`.
+
+The guest's own requests (API_REQUEST, the guest API) each run as a task that hands them to
+the API handler the supervisor sets, and send its answer back as API_RESPONSE. Until a
+handler is set (a program may call the API while it starts, before the supervisor takes the
+link over), they wait for one, up to `API_HANDLER_WAIT` seconds, then get a 503.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from alephnet.crn.guest.api import ApiAnswer, error_answer
 from alephnet.crn.guest.configuration import GuestConfiguration
 from alephnet.crn.guest.frames import Frame, FrameError, FrameType, read_frame, write_frame
 
@@ -26,6 +32,33 @@ LogCallback = Callable[[str, str], None]
 # LOG lines kept while no callback is set (an executor starts the link before the supervisor
 # takes its lines over, and the first lines often say why a start failed).
 EARLY_LOG_LINES = 1000
+API_HANDLER_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request of the program to the guest API, as the API_REQUEST frame carries it."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @classmethod
+    def from_frame(cls, frame: Frame) -> ApiRequest:
+        header = frame.header
+        headers = [(str(name), str(value)) for name, value in header.get("headers", [])]
+        return cls(
+            str(header.get("method", "GET")),
+            str(header.get("path", "/")),
+            str(header.get("query_string", "")),
+            headers,
+            frame.body,
+        )
+
+
+ApiHandler = Callable[[ApiRequest], Awaitable[ApiAnswer]]
 
 
 class GuestError(Exception):
@@ -70,6 +103,8 @@ class GuestLink:
         self._configured: asyncio.Future[Frame] = loop.create_future()
         self._halted: asyncio.Future[Frame] = loop.create_future()
         self._write_lock = asyncio.Lock()
+        self._api_handler: asyncio.Future[ApiHandler] = loop.create_future()
+        self._api_calls: set[asyncio.Task[None]] = set()
         self._reader_task = asyncio.create_task(self._read_frames(), name="guest-link-reader")
 
     @property
@@ -83,6 +118,12 @@ class GuestLink:
         self._on_log = on_log
         while on_log is not None and self._early_lines:
             on_log(*self._early_lines.popleft())
+
+    def set_api_handler(self, handler: ApiHandler) -> None:
+        """Answer the guest's API_REQUESTs with `handler` (the supervisor's guest API proxy)."""
+        if self._api_handler.done():
+            self._api_handler = asyncio.get_running_loop().create_future()
+        self._api_handler.set_result(handler)
 
     async def wait_ready(self, timeout: float) -> str:
         """The guest runtime's protocol version, once it says it is up."""
@@ -128,6 +169,8 @@ class GuestLink:
 
     async def close(self) -> None:
         self._reader_task.cancel()
+        for call in list(self._api_calls):
+            call.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader_task
         self._writer.close()
@@ -161,6 +204,10 @@ class GuestLink:
             answer = self._pending.get(int(frame.header.get("id", -1)))
             if answer is not None and not answer.done():
                 answer.set_result(frame)
+        elif frame.type is FrameType.API_REQUEST:
+            call = asyncio.create_task(self._answer_api(frame), name="guest-api-call")
+            self._api_calls.add(call)
+            call.add_done_callback(self._api_calls.discard)
         elif frame.type is FrameType.LOG:
             line = (str(frame.header.get("stream", "stdout")), str(frame.header.get("line", "")))
             if self._on_log is None:
@@ -175,6 +222,20 @@ class GuestLink:
             }.get(frame.type)
             if waiter is not None and not waiter.done():
                 waiter.set_result(frame)
+
+    async def _answer_api(self, frame: Frame) -> None:
+        try:
+            handler = await asyncio.wait_for(asyncio.shield(self._api_handler), API_HANDLER_WAIT)
+            answer = await handler(ApiRequest.from_frame(frame))
+        except TimeoutError:
+            answer = error_answer(503, "this program has no guest API")
+        except Exception:
+            logger.exception("the guest API handler failed")
+            answer = error_answer(500, "the guest API failed; see the CRN's log")
+        header = {"id": frame.header.get("id"), "status": answer.status}
+        reply = Frame(FrameType.API_RESPONSE, {**header, "headers": answer.headers}, answer.body)
+        with contextlib.suppress(GuestGone):
+            await self._send(reply)
 
     def _fail_waiters(self, reason: str) -> None:
         waiters = [self._ready, self._configured, self._halted, *self._pending.values()]

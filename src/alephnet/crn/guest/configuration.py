@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from alephnet.crn.guest.api import GUEST_API_PORT
+
 
 @dataclass(frozen=True)
 class GuestVolume:
@@ -33,8 +35,12 @@ class GuestConfiguration:
     args: list[str] | None = None
     variables: dict[str, str] = field(default_factory=dict)
     volumes: list[GuestVolume] = field(default_factory=list)
-    # Address of the CCN API as the program should reach it (ALEPH_API_HOST), if any.
+    # The CCN's URL when the program has `environment.aleph_api`, else None. The guest then
+    # serves the guest API on `api_port` (0: any free port, for tests that run the guest on
+    # the host) and gives the program that address as ALEPH_API_HOST; the supervisor proxies
+    # to this URL. The guest never connects to it itself.
     api_host: str | None = None
+    api_port: int = GUEST_API_PORT
     # Port an executable program listens on; requests are proxied to it.
     executable_port: int = 8080
 

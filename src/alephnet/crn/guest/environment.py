@@ -17,11 +17,13 @@ class MountError(Exception):
     """A volume could not be mounted."""
 
 
-def set_variables(configuration: GuestConfiguration) -> None:
+def set_variables(configuration: GuestConfiguration, api_url: str | None) -> None:
+    """`api_url` is the guest API's (`alephnet.crn.guest.api`), never the CCN's own URL: the
+    program reaches its CCN through the supervisor, whatever its network."""
     os.environ["ALEPH_INIT_VERSION"] = PROTOCOL_VERSION
     os.environ["ALEPH_VM_HASH"] = configuration.vm_hash
-    if configuration.api_host:
-        os.environ["ALEPH_API_HOST"] = configuration.api_host
+    if api_url:
+        os.environ["ALEPH_API_HOST"] = api_url
     os.environ.update(configuration.variables)
 
 

@@ -19,6 +19,8 @@ The header is a JSON object whose `type` is one of `FrameType`; the body carries
     guest -> host  RESPONSE    {"id", "status", "headers"}      body: HTTP response body
     guest -> host  FAILURE     {"id", "error", "traceback"}     the app raised
     guest -> host  LOG         {"stream": "stdout"|"stderr", "line"}
+    guest -> host  API_REQUEST {"id", "method", "path", "query_string", "headers"}  body
+    host  -> guest API_RESPONSE {"id", "status", "headers"}     body
     host  -> guest HALT        {}
     guest -> host  HALTED      {}                               then the guest exits
 
@@ -26,6 +28,12 @@ A REQUEST's scope is the ASGI http scope made JSON-safe: its bytes (`query_strin
 `raw_path`, header names and values) as latin-1 strings, `headers`, `client` and `server` as
 lists; the guest turns them back into bytes and tuples. RESPONSE headers are `[name, value]`
 latin-1 strings. The guest ends when its stream ends, as if it had been sent HALT.
+
+API_REQUEST and API_RESPONSE carry the guest API (`alephnet.crn.guest.api`): the program's
+calls to the Aleph API, which the supervisor answers by proxying them to its CCN, so that a
+program reaches its CCN without any network. They go the other way round from REQUEST (the
+guest asks), and have their own `id` sequence, chosen by the guest. Their `query_string` and
+`headers` (`[name, value]` lists) are latin-1 strings, as in a REQUEST's scope.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ class FrameType(enum.StrEnum):
     LOG = "log"
     HALT = "halt"
     HALTED = "halted"
+    API_REQUEST = "api_request"
+    API_RESPONSE = "api_response"
 
 
 class FrameError(Exception):

@@ -8,7 +8,7 @@ is drained only at the points where it matters.
 
 Cold start counts (above all under the micro-VM's emulation), so what only some programs need
 is imported when they need it: the executable proxy (http.client, a thread pool), zipfile,
-subprocess.
+subprocess, the guest API (only for programs with `aleph_api`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alephnet.crn.guest.asgi import AsgiProgram, HttpResponse
 from alephnet.crn.guest.code import (
@@ -39,6 +39,9 @@ from alephnet.crn.guest.frames import (
     read_frame,
 )
 from alephnet.crn.guest.logs import OutputCapture
+
+if TYPE_CHECKING:
+    from alephnet.crn.guest.api import GuestApiServer
 
 LOG_FLUSH_TIMEOUT = 2.0
 
@@ -60,6 +63,7 @@ class GuestRuntime:
         self._writer = writer
         self._code_dir = code_dir
         self._program: Program | None = None
+        self._api: GuestApiServer | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._output: OutputCapture | None = None
         self._exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -81,6 +85,9 @@ class GuestRuntime:
             while (frame := await read_frame(self._reader)) is not None:
                 if frame.type is FrameType.REQUEST:
                     self._start_request(frame)
+                elif frame.type is FrameType.API_RESPONSE:
+                    if self._api is not None:
+                        self._api.answer(frame)
                 elif frame.type is FrameType.CONFIGURE:
                     await self._configure(frame)
                 elif frame.type is FrameType.HALT:
@@ -116,7 +123,7 @@ class GuestRuntime:
         await self._writer.drain()
 
     async def _start_program(self, configuration: GuestConfiguration, code: bytes) -> Program:
-        set_variables(configuration)
+        set_variables(configuration, await self._start_api(configuration))
         mount_volumes(configuration.volumes)
         code_folder = install_code(configuration, code, self._code_dir)
         if configuration.interface == "asgi":
@@ -135,6 +142,15 @@ class GuestRuntime:
             await executable.start(self._program_exited)
             return executable
         raise ValueError(f"unknown interface {configuration.interface!r}")
+
+    async def _start_api(self, configuration: GuestConfiguration) -> str | None:
+        """The guest API's URL, for programs that have one (the CCN's URL says they do)."""
+        if not configuration.api_host:
+            return None
+        from alephnet.crn.guest.api import GuestApiServer
+
+        self._api = GuestApiServer(self._send)
+        return await self._api.start(configuration.api_port)
 
     def _program_exited(self, code: int) -> None:
         print(f"guest: the program exited with status {code}", file=sys.stderr)
@@ -168,6 +184,9 @@ class GuestRuntime:
         if program is not None:
             with contextlib.suppress(Exception):
                 await program.stop()
+        api, self._api = self._api, None
+        if api is not None:
+            await api.stop()
         if self._output is not None:
             output, self._output = self._output, None
             await asyncio.to_thread(output.release, LOG_FLUSH_TIMEOUT)

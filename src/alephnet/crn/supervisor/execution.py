@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from alephnet.crn.executors.base import Execution, Resources
+from alephnet.crn.supervisor.guest_api import GuestApiProxy
 from alephnet.crn.supervisor.logs import ProgramLog
 from alephnet.crn.supervisor.program_spec import PreparedProgram
 
@@ -77,6 +78,8 @@ class ProgramExecution:
     def attach(self, execution: Execution) -> None:
         self._execution = execution
         execution.link.set_log_callback(self.log.append)
+        if self.prepared is not None and self.prepared.spec.api_host:
+            execution.link.set_api_handler(GuestApiProxy(self.prepared.spec.api_host).handle)
         self.times.mark("started_at")
 
     def begin_request(self) -> None:
