@@ -4,8 +4,9 @@
 - `POST /{key}` with a JSON object: merged into the aggregate `key`, signed with the program's
   key; answers the message's hash.
 
-The signing key comes from the program's `variables` (`PRIVATE_KEY`, 64 hex digits); the CCN
-URL from `ALEPH_API_HOST`, which the CRN sets for programs with `environment.aleph_api`.
+The signing key comes from the program's `variables` (`PRIVATE_KEY`, 64 hex digits); the API
+URL from `ALEPH_API_HOST`, which the CRN sets for programs with `environment.aleph_api`: its
+guest API, which reaches the CCN through the supervisor, so the program needs no internet.
 """
 
 import json
