@@ -1,6 +1,8 @@
 """The micro-VM's boot images: the guest kernel, our initramfs and the runtime root filesystem.
 
-- kernel: the host's Debian kernel (`/boot/vmlinuz-*`, package linux-image-amd64).
+- kernel: the host's Debian kernel (`/boot/vmlinuz-*`, package linux-image-amd64), unpacked
+  once to its ELF `vmlinux`, which QEMU boots directly through the PVH entry point: under TCG,
+  the bzImage's own xz decompression costs seconds of every boot.
 - initramfs: busybox, `init.sh` as `/init`, and the few kernel modules the VM needs, copied
   from `/lib/modules/<version>` (the Debian kernel has virtio, squashfs, overlay and ext4 as
   modules, not built in).
@@ -20,10 +22,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import lzma
 import os
 import shutil
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +105,50 @@ def boot_images(build: bool = False) -> BootImages:
     a missing rootfs raises `RuntimeImageMissing`, since building it needs the network.
     """
     kernel = guest_kernel()
-    return BootImages(kernel, build_initramfs(kernel), runtime_rootfs(build=build))
+    return BootImages(unpacked_kernel(kernel), build_initramfs(kernel), runtime_rootfs(build=build))
+
+
+def unpacked_kernel(bzimage: Path) -> Path:
+    """The ELF kernel inside a bzImage (xz or gzip payload), cached; the bzImage itself when
+    its payload is in another format."""
+    status = bzimage.stat()
+    target = (
+        cache_dir() / f"vmlinux-{kernel_version(bzimage)}-{status.st_size}-{status.st_mtime_ns}"
+    )
+    if target.exists():
+        return target
+    elf = _elf_payload(bzimage.read_bytes())
+    if elf is None:
+        return bzimage
+    with _cache_lock():
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(elf)
+        partial.rename(target)
+    _remove_older(target, f"vmlinux-{kernel_version(bzimage)}-*")
+    return target
+
+
+def _elf_payload(bzimage: bytes) -> bytes | None:
+    for magic, unpack in ((b"\xfd7zXZ\x00", _unxz), (b"\x1f\x8b\x08", _gunzip)):
+        start = bzimage.find(magic)
+        if start < 0:
+            continue
+        try:
+            elf = unpack(bzimage[start:])
+        except (lzma.LZMAError, zlib.error):
+            continue
+        if elf.startswith(b"\x7fELF"):
+            return elf
+    return None
+
+
+def _unxz(data: bytes) -> bytes:
+    """Decompress the first xz stream, ignoring what follows it (the bzImage's trailer)."""
+    return lzma.LZMADecompressor().decompress(data)
+
+
+def _gunzip(data: bytes) -> bytes:
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data)
 
 
 def runtime_rootfs(build: bool = False) -> Path:

@@ -57,7 +57,8 @@ if [ -e /newroot/sys/class/net/eth0 ]; then
     echo "nameserver 10.0.2.3" > /newroot/etc/resolv.conf
 fi
 
-echo "alephnet-init: starting the guest runtime"
+# The uptime lets the boot timeline be read from the console (docs/crn-microvm.md).
+echo "alephnet-init: starting the guest runtime at $(cut -d' ' -f1 /newroot/proc/uptime)"
 chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
     PYTHONPATH=/opt/alephnet PYTHONDONTWRITEBYTECODE=1 \
     /usr/bin/python3 -S -OO -m alephnet.crn.guest --channel-device /dev/virtio-ports/alephnet
