@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from alephnet.crn.executors import guest_link
+from alephnet.crn.executors.base import CodeSpec, ExecutionSpec, Resources
 from alephnet.crn.executors.guest_link import ApiRequest
+from alephnet.crn.executors.microvm import MicroVMExecutor
 from alephnet.crn.guest import api as guest_api_server
-from alephnet.crn.guest.api import MAX_API_BODY_BYTES, HttpError, read_request
+from alephnet.crn.guest.api import GUEST_API_PORT, MAX_API_BODY_BYTES, HttpError, read_request
 from alephnet.crn.guest.configuration import GuestConfiguration
 from alephnet.crn.guest.frames import Frame, FrameType
 from alephnet.crn.supervisor import guest_api
@@ -290,3 +292,31 @@ async def test_a_program_without_aleph_api_has_no_api_host(tmp_path: Path) -> No
     async with configured_guest(tmp_path, configuration, zip_program({"main.py": probe})) as guest:
         response = await guest.link.request(http_scope("/"), b"", timeout=10)
     assert json.loads(response.body) is None
+
+
+@pytest.mark.slow
+async def test_a_micro_vm_program_reaches_the_ccn_without_a_network(
+    tmp_path: Path, proxy: GuestApiProxy, ccn: FakeCcn
+) -> None:
+    """The same guest API in a micro-VM (TCG here: one boot, seconds), `internet` false."""
+    code = tmp_path / "caller.zip"
+    code.write_bytes(zip_program({"main.py": CALLER_APP}))
+    spec = ExecutionSpec(
+        vm_hash="cd" * 32,
+        resources=Resources(vcpus=1, memory_mib=256, seconds=60),
+        code=CodeSpec(code, "zip", "main:app", "asgi"),
+        internet=False,
+        work_dir=tmp_path / "vm",
+        api_host=CCN_URL,
+    )
+    execution = await MicroVMExecutor().start(spec)
+    try:
+        execution.link.set_api_handler(proxy.handle)
+        response = await execution.link.request(http_scope("/"), b"", timeout=60)
+    finally:
+        await execution.stop()
+    assert response.status == 200, response.body
+    document = json.loads(response.body)
+    assert document["api_host"] == f"http://127.0.0.1:{GUEST_API_PORT}"
+    assert [result[0] for result in document["results"]] == [200, 200, 403]
+    assert [request.method for request in ccn.seen] == ["GET", "POST"]
