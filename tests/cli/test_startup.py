@@ -62,3 +62,25 @@ def test_a_command_imports_its_group_only(tmp_path: Path) -> None:
 def test_each_summary_is_its_group_s_own_help(name: str) -> None:
     module = importlib.import_module(GROUPS[name].module)
     assert module.app.info.help == GROUPS[name].summary
+
+
+def test_completion_lists_groups_from_their_summaries_and_loads_a_group_to_go_deeper(
+    tmp_path: Path,
+) -> None:
+    environment = {
+        **os.environ,
+        "ALEPHNET_HOME": str(tmp_path),
+        "_ALEPHNET_COMPLETE": "complete_zsh",
+    }
+
+    def complete(words: str) -> str:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "alephnet")],  # completion goes by the prog name
+            capture_output=True,
+            text=True,
+            env={**environment, "_TYPER_COMPLETE_ARGS": words},
+            check=True,
+        ).stdout
+
+    assert '"instance":"Create, list and delete instances' in complete("alephnet i")
+    assert '"reboot":' in complete("alephnet instance r")
