@@ -16,7 +16,13 @@ from alephnet.crn.executors.base import CodeSpec, ExecutionSpec, Resources
 from alephnet.crn.executors.guest_link import ApiRequest
 from alephnet.crn.executors.microvm import MicroVMExecutor
 from alephnet.crn.guest import api as guest_api_server
-from alephnet.crn.guest.api import GUEST_API_PORT, MAX_API_BODY_BYTES, HttpError, read_request
+from alephnet.crn.guest.api import (
+    GUEST_API_PORT,
+    MAX_API_BODY_BYTES,
+    GuestApiServer,
+    HttpError,
+    read_request,
+)
 from alephnet.crn.guest.configuration import GuestConfiguration
 from alephnet.crn.guest.frames import Frame, FrameType
 from alephnet.crn.supervisor import guest_api
@@ -218,6 +224,21 @@ async def test_the_guest_server_refuses_bad_requests(raw: bytes, status: int) ->
     with pytest.raises(HttpError) as refused:
         await parsed(raw)
     assert refused.value.status == status
+
+
+async def test_requests_waiting_on_the_supervisor_get_503_when_the_guest_stops() -> None:
+    sent: list[Frame] = []
+    server = GuestApiServer(sent.append)
+    url = await server.start(0)
+    async with httpx.AsyncClient(base_url=url) as client:
+        waiting = asyncio.create_task(client.get("/api/v0/info", params={"a": "1"}))
+        while not sent:
+            await asyncio.sleep(0.01)
+        assert (sent[0].type, sent[0].header["query_string"]) == (FrameType.API_REQUEST, "a=1")
+        await server.stop()
+        answer = await waiting
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "the guest is shutting down"}
 
 
 # --- a real guest runtime whose program calls ALEPH_API_HOST -----------------------------

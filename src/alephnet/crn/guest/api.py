@@ -96,7 +96,8 @@ class GuestApiServer:
             self._server.close()
             self._server = None
         for waiter in self._pending.values():
-            waiter.cancel()
+            if not waiter.done():
+                waiter.set_exception(HttpError(503, "the guest is shutting down"))
 
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -126,8 +127,6 @@ class GuestApiServer:
             frame = await asyncio.wait_for(waiter, ANSWER_TIMEOUT)
         except TimeoutError as error:
             raise HttpError(504, "the supervisor did not answer in time") from error
-        except asyncio.CancelledError as error:
-            raise HttpError(503, "the guest is shutting down") from error
         finally:
             self._pending.pop(request_id, None)
         headers = [(str(name), str(value)) for name, value in frame.header.get("headers", [])]
