@@ -1,0 +1,256 @@
+"""Propagation over gossip on a devnet of CCN processes: the time from the 202 of node A to the
+message being processed on every node, at a fixed offered rate, then at higher rates until the
+p95 passes 1 s (the network's capacity).
+
+    .venv/bin/python -m bench.propagation [--nodes 5] [--seconds 10] [--rates 100,200,400,800]
+                                          [--catch-up 20000]
+
+Each CCN is its own process (SQLite in a temporary folder), every node bootstraps from all the
+others, and anti-entropy sync is off (one round an hour) so that gossip alone carries the
+messages. Processing is observed on each node's WebSocket stream (`/api/ws0/messages`), not by
+polling. All nodes and the load generator share the machine's cores. Writes
+bench/results/propagation.json. Target: p95 < 250 ms at 100 msg/s, no message lost.
+
+With `--catch-up N`, a second measure: a node that was down while another took N messages
+starts, and syncs them over HTTP (sync every second; gossip carries nothing of the past).
+Target: >= 3 000 msg/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from tests.ccn.node_process import free_port
+from tests.ccn.traffic import Traffic, presigned_posts
+
+from alephnet.ccn.sync.digest import FULL_RANGE
+from alephnet.devnet.processes import CcnProcess
+
+RESULTS = Path(__file__).parent / "results" / "propagation.json"
+SETTLE_TIMEOUT = 60.0
+MESH_TIMEOUT = 60.0
+CAPACITY_P95 = 1.0
+TOPIC = "ALEPH-TEST"
+
+
+class Arrivals:
+    """When each message was seen processed on each node (one WebSocket per node)."""
+
+    def __init__(self, nodes: int) -> None:
+        self.seen: list[dict[str, float]] = [{} for _ in range(nodes)]
+        self.closed: list[str] = []
+
+    async def watch(self, index: int, node: CcnProcess) -> None:
+        url = node.url.replace("http://", "ws://") + "/api/ws0/messages?history=0"
+        async with websockets.connect(url, max_queue=None) as socket:
+            async for frame in socket:
+                self.seen[index][json.loads(frame)["item_hash"]] = time.perf_counter()
+        self.closed.append(node.url)
+
+    def everywhere(self, item_hash: str) -> float | None:
+        """When the last node processed `item_hash`, or None if one has not yet."""
+        times = [seen.get(item_hash) for seen in self.seen]
+        return None if None in times else max(t for t in times if t is not None)
+
+
+async def start_network(folder: Path, count: int) -> list[CcnProcess]:
+    nodes = [
+        CcnProcess(folder / f"ccn-{n}", port=free_port(), p2p_port=free_port())
+        for n in range(1, count + 1)
+    ]
+    for node in nodes:
+        node.bootstrap = [other.multiaddr for other in nodes if other is not node]
+    await asyncio.gather(*(node.start() for node in nodes))
+    async with httpx.AsyncClient(timeout=10) as http:
+        deadline = time.monotonic() + MESH_TIMEOUT
+        while not await _meshed(http, nodes):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the gossip mesh did not form")
+            await asyncio.sleep(0.2)
+    return nodes
+
+
+async def _meshed(http: httpx.AsyncClient, nodes: list[CcnProcess]) -> bool:
+    """Every node forwards the message topic to some peer and is connected to all others."""
+    for node in nodes:
+        samples = (await http.get(f"{node.url}/metrics.json")).json()
+        mesh = {e["topic"]: e["value"] for e in samples.get("alephnet_gossip_mesh_peers", [])}
+        if samples["alephnet_gossip_peers"] < len(nodes) - 1 or mesh.get(TOPIC, 0) < 1:
+            return False
+    return True
+
+
+async def offer(
+    http: httpx.AsyncClient, url: str, messages: list[dict[str, Any]], rate: float
+) -> dict[str, float]:
+    """Post `messages` at `rate` per second (sync=false); the time of each 202."""
+    acknowledged: dict[str, float] = {}
+
+    async def post(message: dict[str, Any]) -> None:
+        response = await http.post(f"{url}/api/v0/messages", json={"message": message})
+        if response.status_code in (200, 202):
+            acknowledged[message["item_hash"]] = time.perf_counter()
+
+    started = time.perf_counter()
+    tasks = []
+    for index, message in enumerate(messages):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post(message)))
+    await asyncio.gather(*tasks)
+    return acknowledged
+
+
+async def settle(arrivals: Arrivals, hashes: list[str]) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while time.monotonic() < deadline:
+        if all(arrivals.everywhere(item_hash) is not None for item_hash in hashes):
+            return
+        await asyncio.sleep(0.2)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+async def measure_rate(
+    http: httpx.AsyncClient, nodes: list[CcnProcess], arrivals: Arrivals, rate: int, seconds: float
+) -> dict[str, Any]:
+    messages = presigned_posts(int(rate * seconds), senders=50)
+    acknowledged = await offer(http, nodes[0].url, messages, rate)
+    hashes = [message["item_hash"] for message in messages]
+    await settle(arrivals, hashes)
+    latencies = sorted(
+        done - acknowledged[item_hash]
+        for item_hash in hashes
+        if item_hash in acknowledged and (done := arrivals.everywhere(item_hash)) is not None
+    )
+    result: dict[str, Any] = {
+        "offered_msg_per_s": rate,
+        "messages": len(messages),
+        "acknowledged": len(acknowledged),
+        "lost": len(messages) - len(latencies),
+    }
+    if latencies:
+        result |= {
+            f"p{int(q * 100)}_ms": round(1000 * percentile(latencies, q), 1)
+            for q in (0.5, 0.95, 0.99)
+        }
+        result["max_ms"] = round(1000 * latencies[-1], 1)
+        result["p50_ms_per_node"] = [
+            round(1000 * statistics.median(per_node), 1) if per_node else None
+            for per_node in (
+                [seen[h] - acknowledged[h] for h in hashes if h in seen and h in acknowledged]
+                for seen in arrivals.seen
+            )
+        ]
+    return result
+
+
+async def replicated(http: httpx.AsyncClient, node: CcnProcess) -> int:
+    start, end = FULL_RANGE
+    params = {"start": start, "end": end}
+    response = await http.get(f"{node.url}/api/v0/sync/digest", params=params)
+    count: int = response.json()["buckets"][0][0]
+    return count
+
+
+async def wait_replicated(http: httpx.AsyncClient, node: CcnProcess, count: int) -> None:
+    while await replicated(http, node) < count:
+        await asyncio.sleep(0.2)
+
+
+async def catch_up(count: int) -> dict[str, Any]:
+    """Node B starts after A took `count` messages; the seconds until B holds them all."""
+    os.environ["ALEPHNET_CCN_SYNC_INTERVAL"] = "1"
+    with tempfile.TemporaryDirectory() as folder:
+        a = CcnProcess(Path(folder) / "a", port=free_port())
+        b = CcnProcess(Path(folder) / "b", port=free_port(), peers=[a.url])
+        await a.start()
+        try:
+            traffic = Traffic(a.url, presigned_posts(count, senders=50))
+            await traffic.run(32)
+            async with httpx.AsyncClient(timeout=30) as http:
+                await wait_replicated(http, a, count)
+                started = time.perf_counter()
+                await b.start()
+                await wait_replicated(http, b, count)
+                elapsed = time.perf_counter() - started
+        finally:
+            await asyncio.gather(*(node.terminate(30) for node in (a, b) if node.running))
+    return {"messages": count, "seconds": round(elapsed, 1), "msg_per_s": round(count / elapsed)}
+
+
+async def run(count: int, seconds: float, rates: list[int]) -> dict[str, Any]:
+    os.environ["ALEPHNET_CCN_SYNC_INTERVAL"] = "3600"
+    os.environ["ALEPHNET_CCN_ANNOUNCE_INTERVAL"] = "5"
+    with tempfile.TemporaryDirectory() as folder:
+        nodes = await start_network(Path(folder), count)
+        arrivals = Arrivals(count)
+        watchers = [asyncio.create_task(arrivals.watch(n, node)) for n, node in enumerate(nodes)]
+        steps = []
+        try:
+            async with httpx.AsyncClient(
+                timeout=30, limits=httpx.Limits(max_connections=64)
+            ) as http:
+                await asyncio.sleep(1.0)  # the WebSockets are subscribed
+                for rate in rates:
+                    step = await measure_rate(http, nodes, arrivals, rate, seconds)
+                    print(json.dumps(step), flush=True)
+                    steps.append(step)
+                    if step.get("p95_ms", float("inf")) > 1000 * CAPACITY_P95:
+                        break
+                drops = [(await http.get(f"{n.url}/metrics.json")).json() for n in nodes]
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+            await asyncio.gather(*(node.terminate(30) for node in nodes))
+    within = [s["offered_msg_per_s"] for s in steps if s.get("p95_ms", 1e9) <= 1000 * CAPACITY_P95]
+    return {
+        "nodes": count,
+        "cores": os.cpu_count(),
+        "seconds_per_rate": seconds,
+        "steps": steps,
+        "capacity_msg_per_s_p95_under_1s": max(within) if within else None,
+        "p95_passed_1s_at_msg_per_s": steps[-1]["offered_msg_per_s"]
+        if steps and steps[-1].get("p95_ms", 1e9) > 1000 * CAPACITY_P95
+        else None,
+        "gossip_drops": [sample.get("alephnet_gossip_dropped_total") for sample in drops],
+        "websockets_closed": arrivals.closed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rates", default="100,200,400,800")
+    parser.add_argument("--catch-up", type=int, default=0, help="messages missed (0: skip)")
+    arguments = parser.parse_args()
+    rates = [int(rate) for rate in arguments.rates.split(",")]
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # libp2p's import logs at INFO
+    result = asyncio.run(run(arguments.nodes, arguments.seconds, rates))
+    if arguments.catch_up:
+        result["catch_up"] = asyncio.run(catch_up(arguments.catch_up))
+    for key, value in result.items():
+        if key != "steps":
+            print(f"{key:34} {value}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"benchmark": "propagation", "results": result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
