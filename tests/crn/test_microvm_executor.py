@@ -30,14 +30,21 @@ pytestmark = pytest.mark.slow
 
 
 def probe_spec(
-    tmp_path: Path, name: str, memory_mib: int = 256, volumes: tuple[VolumeSpec, ...] = ()
+    tmp_path: Path,
+    name: str,
+    memory_mib: int = 256,
+    volumes: tuple[VolumeSpec, ...] = (),
+    encoding: str = "zip",
 ) -> ExecutionSpec:
-    code = tmp_path / "probe.zip"
-    code.write_bytes(zip_program({"main.py": PROBE_APP}))
+    if encoding == "squashfs":
+        code = squashfs_image({"main.py": PROBE_APP}, tmp_path / f"{name}-code.img")
+    else:
+        code = tmp_path / "probe.zip"
+        code.write_bytes(zip_program({"main.py": PROBE_APP}))
     return ExecutionSpec(
         vm_hash="cd" * 32,
         resources=Resources(vcpus=1, memory_mib=memory_mib, seconds=30),
-        code=CodeSpec(code, "zip", "main:app", "asgi"),
+        code=CodeSpec(code, encoding, "main:app", "asgi"),
         internet=False,
         variables={"GREETING": "hi"},
         volumes=volumes,
@@ -85,7 +92,9 @@ async def test_hello_program_answers_warm_is_isolated_and_stops_clean(tmp_path: 
     assert execution.link.closed
 
 
-async def test_persistent_volume_survives_a_restart(tmp_path: Path) -> None:
+async def test_persistent_volume_survives_a_restart_squashfs_code_and_volumes(
+    tmp_path: Path,
+) -> None:
     data = tmp_path / "image.source"
     volumes = (
         VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "persistent", size_mib=16),
@@ -104,7 +113,9 @@ async def test_persistent_volume_survives_a_restart(tmp_path: Path) -> None:
         assert "Read-only" in await get(first, "/write", "path=/assets/new", b"x")
     finally:
         await first.stop()
-    second = await MicroVMExecutor().start(probe_spec(tmp_path, "second", volumes=volumes))
+    second = await MicroVMExecutor().start(
+        probe_spec(tmp_path, "second", volumes=volumes, encoding="squashfs")
+    )
     try:
         assert await get(second, "/read", "path=/data/counter") == "41"
         assert "FileNotFoundError" in await get(second, "/read", "path=/scratch/junk")
