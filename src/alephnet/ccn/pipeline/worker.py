@@ -94,6 +94,10 @@ class ProcessorProcess:
             waking = asyncio.create_task(self._relay_wakes(process))
             try:
                 await self._relay_results(process)
+            except Exception:
+                logger.exception("unreadable results from the processing worker: killing it")
+                process.kill()
+            try:
                 code = await process.wait()
             finally:
                 waking.cancel()
