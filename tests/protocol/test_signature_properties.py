@@ -7,11 +7,13 @@ from dataclasses import replace
 
 import base58
 import pytest
+from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alephnet.protocol import SignedFields
 from alephnet.protocol.chains import VERIFIERS
+from alephnet.protocol.chains.evm import checksum_address
 from alephnet.protocol.errors import InvalidSignature
 from tests.protocol.signers import KEY_A, SIGNER_FACTORIES
 
@@ -76,3 +78,9 @@ def _flip_signature_byte(signature: str, position: int) -> str:
         raw[position % len(raw)] ^= 0x01
         document["signature"] = base58.b58encode(bytes(raw)).decode()
     return json.dumps(document)
+
+
+@given(raw=st.binary(min_size=20, max_size=20))
+def test_checksum_addresses_match_eth_utils(raw: bytes) -> None:
+    """Our EIP-55 (written to spare every process the eth_utils import) agrees with it."""
+    assert checksum_address(raw) == to_checksum_address(raw)

@@ -34,9 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from eth_utils.address import to_checksum_address
 
-from alephnet.protocol.chains.evm import EvmSigner, recover_raw_address
+from alephnet.protocol.chains.evm import EvmSigner, checksum_address, recover_raw_address
 from alephnet.protocol.errors import InvalidSignature
 
 ALLOCATION_SCHEME = "Aleph-EIP191-V1"
@@ -127,7 +126,7 @@ def verify_allocation_request(
         raw_signer = recover_raw_address(payload_bytes, params["sig"])
     except InvalidSignature as error:
         raise _unauthorized(f"invalid signature: {error}") from error
-    return VerifiedAllocation(signer=str(to_checksum_address(raw_signer)), iat=iat)
+    return VerifiedAllocation(signer=checksum_address(raw_signer), iat=iat)
 
 
 def _allocation_params(authorization: str) -> dict[str, str]:
@@ -247,7 +246,7 @@ def _wallet_address(key_info: dict[str, Any], payload: bytes, signature: bytes) 
         raise _unauthorized(f"invalid wallet signature: {error}") from error
     if signer.hex() != address.lower().removeprefix("0x"):
         raise _unauthorized("the operator key was not signed by its address")
-    return str(to_checksum_address(signer))
+    return checksum_address(signer)
 
 
 def _check_operation(
