@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
+
+from alephnet.settings_sources import NodeSettings
 
 MIB = 1 << 20
 HOUR = 3600.0
 
 
-class CcnSettings(BaseSettings):
+class CcnSettings(NodeSettings):
     """Every knob of one node. Unknown keys are refused: a typo must not silently do nothing."""
 
     model_config = SettingsConfigDict(env_prefix="ALEPHNET_CCN_", extra="forbid")
@@ -89,32 +84,3 @@ class CcnSettings(BaseSettings):
     @property
     def gc_interval_seconds(self) -> float:
         return self.gc_interval_hours * HOUR
-
-    @classmethod
-    def load(cls, config_file: Path | None = None, **overrides: Any) -> CcnSettings:
-        """Settings from `config_file` (TOML), then the environment, then `overrides`."""
-        values = {key: value for key, value in overrides.items() if value is not None}
-        token = _CONFIG_FILE.set(config_file)
-        try:
-            return cls(**values)
-        finally:
-            _CONFIG_FILE.reset(token)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """No `.env` file and no secrets directory: a node's settings are explicit."""
-        config_file = _CONFIG_FILE.get()
-        if config_file is None:
-            return (init_settings, env_settings)
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
-
-
-_CONFIG_FILE: ContextVar[Path | None] = ContextVar("ccn_config_file", default=None)
-"""The TOML file `CcnSettings.load` reads, for the duration of that call only."""

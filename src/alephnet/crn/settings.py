@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
+
+from alephnet.settings_sources import NodeSettings
 
 ExecutorName = Literal["sandbox", "microvm"]
 
@@ -23,7 +19,7 @@ def _default_vcpus() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
-class CrnSettings(BaseSettings):
+class CrnSettings(NodeSettings):
     """Every knob of one compute node. Unknown keys are refused: a typo must not silently do
     nothing."""
 
@@ -88,32 +84,3 @@ class CrnSettings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
-
-    @classmethod
-    def load(cls, config_file: Path | None = None, **overrides: Any) -> CrnSettings:
-        """Settings from `config_file` (TOML), then the environment, then `overrides`."""
-        values = {key: value for key, value in overrides.items() if value is not None}
-        token = _CONFIG_FILE.set(config_file)
-        try:
-            return cls(**values)
-        finally:
-            _CONFIG_FILE.reset(token)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """No `.env` file and no secrets directory: a node's settings are explicit."""
-        config_file = _CONFIG_FILE.get()
-        if config_file is None:
-            return (init_settings, env_settings)
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
-
-
-_CONFIG_FILE: ContextVar[Path | None] = ContextVar("crn_config_file", default=None)
-"""The TOML file `CrnSettings.load` reads, for the duration of that call only."""
