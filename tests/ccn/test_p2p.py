@@ -12,11 +12,18 @@ from pathlib import Path
 import orjson
 import pytest
 import trio
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.peer.id import ID
 
 from alephnet.ccn.p2p.bridge import BridgeClosed, Inbox, TrioPortal, TrioThread
 from alephnet.ccn.p2p.interface import GossipMessage
 from alephnet.ccn.p2p.message_id import aleph_message_id, siphash13
-from alephnet.ccn.p2p.node_key import NodeKeyError, node_key_path, peer_id_of
+from alephnet.ccn.p2p.node_key import (
+    NodeKeyError,
+    load_or_create_seed,
+    node_key_path,
+    peer_id_of,
+)
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
 from alephnet.ccn.p2p.topics import announcements, read_announcement, valid_message
 from alephnet.protocol import EvmSigner
@@ -66,6 +73,8 @@ def test_the_node_key_is_created_once_owner_only_and_gives_a_stable_peer_id(
 ) -> None:
     first = peer_id_of(tmp_path / "node")
     assert peer_id_of(tmp_path / "node") == first
+    key_pair = create_new_key_pair(load_or_create_seed(tmp_path / "node"))
+    assert first == str(ID.from_pubkey(key_pair.public_key)), "libp2p derives another id"
     assert node_key_path(tmp_path / "node").stat().st_mode & 0o777 == 0o600
     assert peer_id_of(tmp_path / "other") != first
 

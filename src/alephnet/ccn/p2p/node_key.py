@@ -3,7 +3,8 @@ across restarts (peers and bootstrap lists name it).
 
 The file holds the 32-byte private seed, readable by the owner only (0600). Ed25519 rather
 than Aleph's RSA-2048: py-libp2p signs every gossip message with it, and Ed25519 signs in
-microseconds where RSA takes a millisecond.
+microseconds where RSA takes a millisecond. This module does not import libp2p (whose import
+takes a second and configures logging): `devnet up` computes peer ids with it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from libp2p.crypto.ed25519 import create_new_key_pair
-from libp2p.crypto.keys import KeyPair
-from libp2p.peer.id import ID
+import base58
+from nacl.signing import SigningKey
 
 KEY_FILE = "p2p-node.key"
 SEED_SIZE = 32
+# libp2p's PublicKey protobuf for an Ed25519 key: field 1 (type) = 1, field 2 (data) = 32 bytes.
+ED25519_PUBLIC_KEY_PREFIX = bytes([0x08, 0x01, 0x12, 0x20])
+IDENTITY_MULTIHASH = 0x00
 
 
 class NodeKeyError(Exception):
@@ -27,9 +30,9 @@ def node_key_path(data_dir: Path) -> Path:
     return data_dir / KEY_FILE
 
 
-def load_or_create_node_key(data_dir: Path) -> KeyPair:
-    """The key of `data_dir`, created on first use. It is created under a temporary name and
-    renamed: a node killed while writing never leaves a truncated key behind."""
+def load_or_create_seed(data_dir: Path) -> bytes:
+    """The key seed of `data_dir`, created on first use. It is written under a temporary name
+    and renamed: a node killed while writing never leaves a truncated key behind."""
     path = node_key_path(data_dir)
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -41,9 +44,13 @@ def load_or_create_node_key(data_dir: Path) -> KeyPair:
     seed = path.read_bytes()
     if len(seed) != SEED_SIZE:
         raise NodeKeyError(f"{path} holds {len(seed)} bytes, not a {SEED_SIZE}-byte Ed25519 seed")
-    return create_new_key_pair(seed)
+    return seed
 
 
 def peer_id_of(data_dir: Path) -> str:
-    """The peer id of the node of `data_dir` (its key is created if missing), in base58."""
-    return str(ID.from_pubkey(load_or_create_node_key(data_dir).public_key))
+    """The peer id of the node of `data_dir` (its key is created if missing): the identity
+    multihash of the public key's protobuf encoding, in base58, as libp2p derives it for
+    keys this small."""
+    public_key = bytes(SigningKey(load_or_create_seed(data_dir)).verify_key)
+    encoded = ED25519_PUBLIC_KEY_PREFIX + public_key
+    return str(base58.b58encode(bytes([IDENTITY_MULTIHASH, len(encoded)]) + encoded).decode())

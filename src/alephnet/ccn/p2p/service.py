@@ -191,7 +191,10 @@ class GossipService:
 def create_gossip(data_dir: Path, host: str, port: int, bootstrap: list[str]) -> Gossip:
     """The libp2p gossip of the node of `data_dir` (imported here: libp2p takes a second to
     import, which a node without gossip does not pay)."""
-    from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
-    from alephnet.ccn.p2p.node_key import load_or_create_node_key
+    from libp2p.crypto.ed25519 import create_new_key_pair
 
-    return Libp2pGossip(load_or_create_node_key(data_dir), f"/ip4/{host}/tcp/{port}", bootstrap)
+    from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
+    from alephnet.ccn.p2p.node_key import load_or_create_seed
+
+    key_pair = create_new_key_pair(load_or_create_seed(data_dir))
+    return Libp2pGossip(key_pair, f"/ip4/{host}/tcp/{port}", bootstrap)
