@@ -24,6 +24,10 @@ from alephnet.crn.executors.base import (
 )
 from alephnet.crn.executors.guest_link import GuestGone
 from alephnet.crn.executors.microvm import MicroVMExecution, MicroVMExecutor
+from alephnet.crn.executors.microvm.accelerator import usable_accelerator
+from alephnet.crn.executors.microvm.images import boot_images
+from alephnet.crn.executors.microvm.qemu import VmShape
+from alephnet.crn.executors.microvm.snapshot import snapshot_path
 from tests.crn.programs import PROBE_APP, http_scope, squashfs_image, zip_program
 
 pytestmark = pytest.mark.slow
@@ -134,3 +138,35 @@ async def test_a_program_over_its_memory_is_reported_out_of_memory(tmp_path: Pat
     finally:
         await execution.stop()
     assert not process_alive(execution.pid)
+
+
+def booted(execution: MicroVMExecution) -> bool:
+    """Whether this VM ran its init (a restored one starts after that point)."""
+    return "starting the guest runtime" in execution.console_log.read_text(errors="replace")
+
+
+async def test_later_starts_restore_the_saved_vm_and_a_damaged_save_means_a_boot(
+    tmp_path: Path,
+) -> None:
+    images = boot_images()
+    shape = VmShape(await usable_accelerator(images), 1, 256, internet=False)
+    snapshot = snapshot_path(images, shape)
+    executor = MicroVMExecutor()
+    for name in ("first", "restored"):
+        execution = await executor.start(probe_spec(tmp_path, name))
+        try:
+            assert await get(execution, "/env", "name=GREETING") == "hi"
+        finally:
+            await execution.stop()
+        assert snapshot.exists()
+    assert not booted(execution)
+    assert execution.exit_reason is ExitReason.STOPPED
+
+    snapshot.write_bytes(b"not a saved VM")
+    execution = await executor.start(probe_spec(tmp_path, "damaged"))
+    try:
+        assert await get(execution, "/") == "hello world"
+    finally:
+        await execution.stop()
+    assert booted(execution)
+    assert snapshot.stat().st_size > 1024 * 1024  # saved again from this boot

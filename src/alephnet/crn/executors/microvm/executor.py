@@ -20,15 +20,22 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason
 from alephnet.crn.executors.guest_link import GuestError, GuestFailure, GuestLink
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
 from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
-from alephnet.crn.executors.microvm.images import boot_images
+from alephnet.crn.executors.microvm.images import BootImages, boot_images
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
-from alephnet.crn.executors.microvm.qmp import qmp_quit
+from alephnet.crn.executors.microvm.qmp import QmpError, qmp_quit
+from alephnet.crn.executors.microvm.snapshot import (
+    incoming_arguments,
+    resume_restored_vm,
+    save_ready_vm,
+    snapshot_path,
+)
 from alephnet.crn.guest.configuration import GuestConfiguration
 
 logger = logging.getLogger(__name__)
@@ -40,6 +47,20 @@ CONNECT_TIMEOUT = 10.0
 OOM_MARKERS = ("Out of memory: Killed process", "Memory cgroup out of memory", "oom-kill:")
 # A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
 MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """What every attempt to start one execution shares."""
+
+    spec: ExecutionSpec
+    images: BootImages
+    shape: VmShape
+    disks: ProgramDisks
+
+
+class _RestoreFailed(Exception):
+    """The saved VM could not be restored (stale or damaged file): boot instead."""
 
 
 class MicroVMExecution:
@@ -103,41 +124,72 @@ class MicroVMExecution:
 class MicroVMExecutor:
     """Programs in QEMU micro-VMs: strong isolation, seconds of cold start under TCG.
 
-    `accelerator` forces "kvm" or "tcg"; None probes KVM once (see `accelerator`)."""
+    `accelerator` forces "kvm" or "tcg"; None probes KVM once (see `accelerator`).
+    `snapshots` restores VMs without program disks from a saved booted VM (see `snapshot`)."""
 
     name = "microvm"
 
-    def __init__(self, accelerator: str | None = None, boot_timeout: float = BOOT_TIMEOUT):
+    def __init__(
+        self,
+        accelerator: str | None = None,
+        boot_timeout: float = BOOT_TIMEOUT,
+        snapshots: bool = True,
+    ):
         self._accelerator = accelerator
         self._boot_timeout = boot_timeout
+        self._snapshots = snapshots
 
     async def start(self, spec: ExecutionSpec) -> MicroVMExecution:
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         images = await asyncio.to_thread(boot_images)
         if spec.runtime_path is not None:
-            images = type(images)(images.kernel, images.initramfs, spec.runtime_path)
+            images = BootImages(images.kernel, images.initramfs, spec.runtime_path)
         accelerator = self._accelerator or await usable_accelerator(images)
         disks = await asyncio.to_thread(program_disks, spec)
-        files = _vm_files(spec.work_dir)
         shape = VmShape(accelerator, spec.resources.vcpus, spec.resources.memory_mib, spec.internet)
-        command = qemu_command(images, shape, disks.disks, files)
-        process = await _spawn(command, spec.work_dir / "qemu.log")
+        launch = _Launch(spec, images, shape, disks)
+        snapshot = snapshot_path(images, shape) if self._snapshots and not disks.disks else None
+        if snapshot is not None and snapshot.exists():
+            try:
+                return await self._launch(launch, snapshot, restore=True)
+            except _RestoreFailed as failure:
+                logger.warning("restoring %s failed (%s): booting", snapshot, failure.__cause__)
+                snapshot.unlink(missing_ok=True)
+        return await self._launch(launch, snapshot, restore=False)
+
+    async def _launch(
+        self, launch: _Launch, snapshot: Path | None, restore: bool
+    ) -> MicroVMExecution:
+        files = _vm_files(launch.spec.work_dir)
+        command = qemu_command(launch.images, launch.shape, launch.disks.disks, files)
+        if snapshot is not None and restore:
+            command += incoming_arguments(snapshot)
+        process = await _spawn(command, launch.spec.work_dir / "qemu.log")
         link: GuestLink | None = None
+        configuring = False
         try:
             link = await _connect(process, files.channel)
-            await self._configure(link, spec, disks)
+            if restore:
+                await resume_restored_vm(files.qmp)
+            else:
+                await link.wait_ready(self._boot_timeout)
+                if snapshot is not None:
+                    await _try_saving(files.qmp, snapshot)
+            configuring = True
+            await self._configure(link, launch.spec, launch.disks)
         except BaseException as error:
             await _kill(process)
             if link is not None:
                 await link.close()
             _remove_private_sockets(files)
-            if isinstance(error, Exception):
-                raise _start_failure(error, files, spec.work_dir) from error
-            raise
+            if not isinstance(error, Exception):
+                raise
+            if restore and not configuring:
+                raise _RestoreFailed() from error
+            raise _start_failure(error, files, launch.spec.work_dir) from error
         return MicroVMExecution(process, link, files)
 
     async def _configure(self, link: GuestLink, spec: ExecutionSpec, disks: ProgramDisks) -> None:
-        await link.wait_ready(self._boot_timeout)
         configuration = GuestConfiguration(
             vm_hash=spec.vm_hash,
             interface=spec.code.interface,
@@ -151,6 +203,14 @@ class MicroVMExecutor:
         )
         code = b"" if spec.code.encoding == "squashfs" else spec.code.path.read_bytes()
         await link.configure(configuration, code, CONFIGURE_TIMEOUT)
+
+
+async def _try_saving(qmp: Path, snapshot: Path) -> None:
+    """Save the freshly booted VM for later starts; a failure costs only the speed-up."""
+    try:
+        await save_ready_vm(qmp, snapshot)
+    except QmpError as error:
+        logger.warning("saving the booted micro-VM failed (%s): the next start boots", error)
 
 
 def _vm_files(work_dir: Path) -> VmFiles:

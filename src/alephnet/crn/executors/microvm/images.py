@@ -315,10 +315,12 @@ def _pack_runtime(base: Path, target: Path) -> None:
 
 
 def _remove_older(kept: Path, pattern: str) -> None:
-    """Drop the images an input change replaced (a VM still running on one keeps it open)."""
+    """Drop the images an input change replaced (a VM still running on one keeps it open),
+    and the saved VMs (`snapshot`), which were booted from the old ones."""
     for old in kept.parent.glob(pattern):
         if old != kept:
             old.unlink(missing_ok=True)
+    shutil.rmtree(cache_dir() / "snapshots", ignore_errors=True)
 
 
 def _run(command: list[str], what: str) -> None:
