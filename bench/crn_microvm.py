@@ -1,10 +1,12 @@
 """The microvm executor: cold start, warm request latency, memory per idle VM.
 
     .venv/bin/python -m bench.crn_microvm [--runs 5] [--requests 200] [--label NAME]
+                                          [--no-snapshots]
 
 - cold start: `MicroVMExecutor.start()` of a hello-world ASGI app (zip) until its first
-  response, p50 over `--runs` boots (each is seconds under TCG); split into the guest's own
-  boot (kernel + init, up to the moment init starts the runtime, from the console) and the rest.
+  response, p50 over `--runs` starts: restores of the VM saved at READY, or full boots with
+  `--no-snapshots` (then also the guest's own boot: kernel + init, up to the moment init
+  starts the runtime, read from the console).
 - warm: one request after another on a started VM, p50 and p95 through `GuestLink`.
 - memory: RSS of the idle QEMU process (guest RAM actually touched + QEMU itself).
 
@@ -86,11 +88,11 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def run(runs: int, requests: int) -> dict[str, Any]:
-    executor = MicroVMExecutor()
+async def run(runs: int, requests: int, snapshots: bool) -> dict[str, Any]:
+    executor = MicroVMExecutor(snapshots=snapshots)
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        # The first boot pays for the KVM probe and page-cache misses: not counted.
+        # The first start pays for the KVM probe, page-cache misses and saving the VM.
         await cold_start(executor, folder, "warmup")
         colds = [await cold_start(executor, folder, f"cold{index}") for index in range(runs)]
         execution = await executor.start(hello_spec(folder, "warm"))
@@ -103,6 +105,7 @@ async def run(runs: int, requests: int) -> dict[str, Any]:
     totals = [cold["total"] for cold in colds]
     boots = [cold["guest_boot"] for cold in colds]
     return {
+        "snapshots": snapshots,
         "runs": runs,
         "cold_start_p50_s": statistics.median(totals),
         "cold_start_min_s": min(totals),
@@ -121,10 +124,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--label", default="current")
+    parser.add_argument("--no-snapshots", action="store_true", help="boot every VM")
     arguments = parser.parse_args()
-    result = asyncio.run(run(arguments.runs, arguments.requests))
+    result = asyncio.run(run(arguments.runs, arguments.requests, not arguments.no_snapshots))
     for name, value in result.items():
-        print(f"{name:32} {value:10.3f}" if isinstance(value, float) else f"{name:32} {value:>10}")
+        shown = f"{value:10.3f}" if isinstance(value, float) else f"{value!s:>10}"
+        print(f"{name:32} {shown}")
     recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     recorded[arguments.label] = result
     RESULTS.parent.mkdir(exist_ok=True)
