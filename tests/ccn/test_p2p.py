@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,11 @@ import pytest
 import trio
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
+from pydantic import ValidationError
 
 from alephnet.ccn.p2p.bridge import BridgeClosed, Inbox, TrioPortal, TrioThread
 from alephnet.ccn.p2p.interface import GossipMessage
+from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
 from alephnet.ccn.p2p.message_id import aleph_message_id, siphash13
 from alephnet.ccn.p2p.node_key import (
     NodeKeyError,
@@ -26,6 +29,7 @@ from alephnet.ccn.p2p.node_key import (
 )
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
 from alephnet.ccn.p2p.topics import announcements, read_announcement, valid_message
+from alephnet.ccn.settings import CcnSettings
 from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import post_message
 
@@ -194,3 +198,23 @@ def test_an_announcement_must_name_its_own_signer() -> None:
     assert announced.peer_type == "HTTP"
     assert read_announcement(gossiped({"address": "ftp://x", "peer_type": "HTTP"})) is None
     assert read_announcement(gossiped(b"{}")) is None
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+def test_a_bootstrap_peer_without_its_peer_id_is_refused() -> None:
+    with pytest.raises(ValidationError, match="/p2p/<peer id>"):
+        CcnSettings(bootstrap_peers=["/ip4/127.0.0.1/tcp/4025"])
+    assert CcnSettings(bootstrap_peers=[f"/ip4/127.0.0.1/tcp/4025/p2p/{PEER}"]).bootstrap_peers
+
+
+async def test_gossip_on_a_port_in_use_fails_to_start_by_name() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        gossip = Libp2pGossip(create_new_key_pair(), f"/ip4/127.0.0.1/tcp/{port}", [])
+        with pytest.raises(OSError, match="cannot listen"):
+            await gossip.start()
+    assert not gossip.running

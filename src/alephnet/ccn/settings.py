@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from alephnet.settings_sources import NodeSettings
@@ -62,6 +62,15 @@ class CcnSettings(NodeSettings):
     max_message_websockets: int = Field(
         default=10_000, ge=0, description="open /api/ws0/messages connections at most"
     )
+
+    @field_validator("bootstrap_peers")
+    @classmethod
+    def _name_peer_ids(cls, addresses: list[str]) -> list[str]:
+        """A bootstrap peer without its peer id could not be authenticated: refused early."""
+        for address in addresses:
+            if not address.startswith("/") or "/p2p/" not in address:
+                raise ValueError(f"{address!r} is not a multiaddr ending in /p2p/<peer id>")
+        return addresses
 
     @property
     def resolved_database_url(self) -> str:

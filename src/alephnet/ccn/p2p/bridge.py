@@ -87,7 +87,11 @@ class TrioThread:
             target=self._run, args=(portal,), name=self._name, daemon=True
         )
         self._thread.start()
-        await portal.started
+        try:
+            await portal.started
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """Cancel `main` and wait for the thread to end."""

@@ -192,6 +192,8 @@ class Libp2pGossip:
             await pubsub.wait_until_ready()
             self._host, self._pubsub, self._portal = host, pubsub, portal
             self._addresses = [str(address) for address in host.get_addrs()]
+            if not self._addresses:
+                raise OSError(f"libp2p cannot listen on {self._listen} (port in use?)")
             for topic, entry in self._topics.items():
                 await self._join(topic, entry)
             for dial in self._dials.values():
