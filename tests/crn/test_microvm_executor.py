@@ -39,6 +39,7 @@ def probe_spec(
     memory_mib: int = 256,
     volumes: tuple[VolumeSpec, ...] = (),
     encoding: str = "zip",
+    internet: bool = False,
 ) -> ExecutionSpec:
     if encoding == "squashfs":
         code = squashfs_image({"main.py": PROBE_APP}, tmp_path / f"{name}-code.img")
@@ -49,7 +50,7 @@ def probe_spec(
         vm_hash="cd" * 32,
         resources=Resources(vcpus=1, memory_mib=memory_mib, seconds=30),
         code=CodeSpec(code, encoding, "main:app", "asgi"),
-        internet=False,
+        internet=internet,
         variables={"GREETING": "hi"},
         volumes=volumes,
         work_dir=tmp_path / name,
@@ -138,6 +139,27 @@ async def test_a_program_over_its_memory_is_reported_out_of_memory(tmp_path: Pat
     finally:
         await execution.stop()
     assert not process_alive(execution.pid)
+
+
+async def test_with_internet_the_guest_has_a_network_that_reaches_out(tmp_path: Path) -> None:
+    connected = asyncio.Event()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.set()
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    execution = await MicroVMExecutor().start(probe_spec(tmp_path, "online", internet=True))
+    try:
+        interfaces = await get(execution, "/read", "path=/proc/net/dev")
+        assert "eth0" in interfaces
+        # QEMU's user-mode network shows the host's loopback as 10.0.2.2.
+        assert await get(execution, "/connect", f"host=10.0.2.2&port={port}") == "connected"
+        assert connected.is_set()
+    finally:
+        await execution.stop()
+        server.close()
 
 
 def booted(execution: MicroVMExecution) -> bool:
