@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import signal
 from pathlib import Path
-from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
+
+from alephnet.cli.node import load_settings, serve, start_logging
 
 app = typer.Typer(help="Run a Core Channel Node (the network's API and storage node).")
-
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 @app.command("run")
@@ -64,44 +59,22 @@ def run(
     from alephnet.ccn.api.app import create_app
     from alephnet.ccn.settings import CcnSettings
 
-    try:
-        settings = CcnSettings.load(
-            config,
-            data_dir=data_dir,
-            port=port,
-            host=host,
-            database_url=database_url,
-            log_level=log_level,
-            peers=peer or None,
-            p2p=p2p if p2p is not None else (True if p2p_port is not None or bootstrap else None),
-            p2p_port=p2p_port,
-            bootstrap_peers=bootstrap or None,
-        )
-    except ValidationError as error:
-        typer.echo(f"invalid settings: {error}", err=True)
-        raise typer.Exit(2) from error
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    settings = load_settings(
+        CcnSettings,
+        config,
+        data_dir=data_dir,
+        port=port,
+        host=host,
+        database_url=database_url,
+        log_level=log_level,
+        peers=peer or None,
+        p2p=p2p if p2p is not None else (True if p2p_port is not None or bootstrap else None),
+        p2p_port=p2p_port,
+        bootstrap_peers=bootstrap or None,
+    )
+    start_logging(settings.log_level)
     typer.echo(
         f"alephnet CCN on http://{settings.host}:{settings.port} "
         f"(API docs at /docs), data in {settings.data_dir}"
     )
-    _exit_cleanly_on_sigterm()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-    )
-
-
-def _exit_cleanly_on_sigterm() -> None:
-    """SIGTERM is how supervisors (systemd, containers, the tests) stop a node, so a node stopped
-    by it exits 0. uvicorn handles the signal with a graceful shutdown and then re-raises it to
-    the handler it found at start: the default one would kill the process (status 143) after a
-    clean stop. A SIGTERM before uvicorn takes over, during start-up, also ends with status 0."""
-    signal.signal(signal.SIGTERM, _exit_zero)
-
-
-def _exit_zero(_signum: int, _frame: FrameType | None) -> NoReturn:
-    raise SystemExit(0)
+    serve(create_app(settings), settings.host, settings.port, settings.log_level)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
-from pydantic import ValidationError
 
-from alephnet.cli.ccn import LOG_FORMAT, _exit_cleanly_on_sigterm
+from alephnet.cli.node import load_settings, serve, start_logging
 
 app = typer.Typer(help="Run a Compute Resource Node (runs users' programs from a CCN).")
 
@@ -56,21 +53,18 @@ def run(
     from alephnet.crn.supervisor.api.app import create_app
     from alephnet.crn.supervisor.executors import ExecutorUnavailable, executor_setup
 
-    try:
-        settings = CrnSettings.load(
-            config,
-            ccn_url=ccn,
-            data_dir=data_dir,
-            port=port,
-            host=host,
-            executor=executor,
-            domain=domain,
-            log_level=log_level,
-        )
-    except ValidationError as error:
-        typer.echo(f"invalid settings: {error}", err=True)
-        raise typer.Exit(2) from error
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    settings = load_settings(
+        CrnSettings,
+        config,
+        ccn_url=ccn,
+        data_dir=data_dir,
+        port=port,
+        host=host,
+        executor=executor,
+        domain=domain,
+        log_level=log_level,
+    )
+    start_logging(settings.log_level)
     try:
         setup = executor_setup(settings)
     except ExecutorUnavailable as error:
@@ -81,12 +75,10 @@ def run(
         f"alephnet CRN on http://{settings.host}:{settings.port} with the {settings.executor} "
         f"executor ({isolation}), CCN {settings.ccn_url}, data in {settings.data_dir}"
     )
-    _exit_cleanly_on_sigterm()
-    uvicorn.run(
+    serve(
         create_app(settings, setup=setup),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
+        settings.host,
+        settings.port,
+        settings.log_level,
         server_header=False,
-        timeout_graceful_shutdown=30,
     )

@@ -1,0 +1,61 @@
+"""What `alephnet ccn run` and `alephnet crn run` share: settings errors, logging, and a
+server that stops cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from alephnet.settings_sources import NodeSettings
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+S = TypeVar("S", bound="NodeSettings")
+
+
+def load_settings(settings_class: type[S], config: Path | None, **options: Any) -> S:
+    """The node's settings from `config` and the command line's `options`. Invalid settings are a
+    usage error (exit 2) that names the faulty key, not a traceback."""
+    try:
+        return settings_class.load(config, **options)
+    except ValidationError as error:
+        typer.echo(f"invalid settings: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def start_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+
+
+def serve(app: Any, host: str, port: int, log_level: str, **options: Any) -> None:
+    """Serve the node's ASGI app until Ctrl-C or SIGTERM; requests in flight finish first."""
+    exit_cleanly_on_sigterm()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        **options,
+    )
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM is how supervisors (systemd, containers, the tests) stop a node, so a node stopped
+    by it exits 0. uvicorn handles the signal with a graceful shutdown and then re-raises it to
+    the handler it found at start: the default one would kill the process (status 143) after a
+    clean stop. A SIGTERM before uvicorn takes over, during start-up, also ends with status 0."""
+    signal.signal(signal.SIGTERM, _exit_zero)
+
+
+def _exit_zero(_signum: int, _frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
