@@ -132,6 +132,42 @@ async def vm_message(client: AlephClient, message_type: str, item_hash: str) -> 
     return message
 
 
+Record = Callable[[Message], dict[str, Any]]
+"""A VM message's summary fields (with its `hash` and `time`), as `list` and `show` print them."""
+
+
+def list_vms(
+    ctx: typer.Context,
+    message_type: str,
+    address: str | None,
+    as_json: bool,
+    record: Record,
+    columns: list[str],
+) -> None:
+    """List an address's PROGRAM or INSTANCE messages (the current account's by default)."""
+    context = cli_context(ctx)
+    owner = context.address(address)
+    messages = context.read(lambda client: vm_messages(client, message_type, owner))
+    output.emit(
+        [record(message) for message in messages],
+        as_json,
+        lambda records: print_vm_table(records, columns),
+    )
+
+
+def show_vm(
+    ctx: typer.Context, message_type: str, item_hash: str, as_json: bool, record: Record
+) -> None:
+    """Show one PROGRAM or INSTANCE message: its summary fields, then its whole content."""
+    message = cli_context(ctx).read(lambda client: vm_message(client, message_type, item_hash))
+    if as_json:
+        output.print_json(message)
+        return
+    fields = record(message)
+    del fields["hash"], fields["time"]
+    print_vm(message, fields)
+
+
 def resources(content: dict[str, Any]) -> dict[str, Any]:
     found = content.get("resources")
     return found if isinstance(found, dict) else {}

@@ -16,14 +16,13 @@ from alephnet.cli.compute import (
     CrnUrlOption,
     HashArgument,
     control,
+    list_vms,
     on_crn,
     parse_env,
-    print_vm,
-    print_vm_table,
     resources,
     show_logs,
+    show_vm,
     vm_message,
-    vm_messages,
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
@@ -35,6 +34,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 INSTANCE = "INSTANCE"
+COLUMNS = ["hash", "name", "rootfs", "disk_mib", "memory", "vcpus"]
+"""What `list` shows of each."""
 SSH_PORT = "22"
 DEFAULT_PUBLIC_KEYS = ("id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub")
 
@@ -105,22 +106,13 @@ def list_instances(
     ctx: typer.Context, address: AddressOption = None, as_json: JsonOption = False
 ) -> None:
     """List an address's instances (yours by default), newest first."""
-    context = cli_context(ctx)
-    owner = context.address(address)
-    messages = context.read(lambda client: vm_messages(client, INSTANCE, owner))
-    output.emit([_record(message) for message in messages], as_json, _print_instances)
+    list_vms(ctx, INSTANCE, address, as_json, _record, COLUMNS)
 
 
 @app.command("show")
 def show(ctx: typer.Context, item_hash: HashArgument, as_json: JsonOption = False) -> None:
     """Show an instance: its disk image, size, resources and SSH keys."""
-    message = cli_context(ctx).read(lambda client: vm_message(client, INSTANCE, item_hash))
-    if as_json:
-        output.print_json(message)
-        return
-    record = _record(message)
-    del record["hash"], record["time"]
-    print_vm(message, record)
+    show_vm(ctx, INSTANCE, item_hash, as_json, _record)
 
 
 @app.command("delete")
@@ -151,10 +143,6 @@ def _record(message: Message) -> dict[str, Any]:
         "ssh_keys": len(content.get("authorized_keys") or []),
         "time": message.time,
     }
-
-
-def _print_instances(records: list[dict[str, Any]]) -> None:
-    print_vm_table(records, ["hash", "name", "rootfs", "disk_mib", "memory", "vcpus"])
 
 
 @app.command("ssh")

@@ -15,14 +15,13 @@ from alephnet.cli.compute import (
     CrnUrlOption,
     HashArgument,
     control,
+    list_vms,
     on_crn,
     parse_env,
-    print_vm,
-    print_vm_table,
     resources,
     show_logs,
+    show_vm,
     vm_message,
-    vm_messages,
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
@@ -47,6 +46,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 PROGRAM = "PROGRAM"
+COLUMNS = ["hash", "name", "entrypoint", "memory", "vcpus", "persistent"]
+"""What `list` shows of each."""
 CodeArgument = Annotated[
     Path, typer.Argument(exists=True, help="A folder or a file (zipped), or a zip.")
 ]
@@ -265,22 +266,13 @@ def list_programs(
     ctx: typer.Context, address: AddressOption = None, as_json: JsonOption = False
 ) -> None:
     """List an address's programs (yours by default), newest first."""
-    context = cli_context(ctx)
-    owner = context.address(address)
-    messages = context.read(lambda client: vm_messages(client, PROGRAM, owner))
-    output.emit([_record(message) for message in messages], as_json, _print_programs)
+    list_vms(ctx, PROGRAM, address, as_json, _record, COLUMNS)
 
 
 @app.command("show")
 def show(ctx: typer.Context, item_hash: HashArgument, as_json: JsonOption = False) -> None:
     """Show a program: code, runtime, resources and triggers."""
-    message = cli_context(ctx).read(lambda client: vm_message(client, PROGRAM, item_hash))
-    if as_json:
-        output.print_json(message)
-        return
-    record = _record(message)
-    del record["hash"], record["time"]
-    print_vm(message, record)
+    show_vm(ctx, PROGRAM, item_hash, as_json, _record)
 
 
 def _record(message: Message) -> dict[str, Any]:
@@ -298,10 +290,6 @@ def _record(message: Message) -> dict[str, Any]:
         "persistent": bool(trigger.get("persistent")),
         "time": message.time,
     }
-
-
-def _print_programs(records: list[dict[str, Any]]) -> None:
-    print_vm_table(records, ["hash", "name", "entrypoint", "memory", "vcpus", "persistent"])
 
 
 @app.command("call")
