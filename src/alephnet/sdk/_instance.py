@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from alephnet.protocol.content import InstanceContent
-from alephnet.protocol.enums import HypervisorType, PaymentType, VolumePersistence
+from alephnet.protocol.enums import HypervisorType, VolumePersistence
+from alephnet.sdk._executable import executable_fields
 from alephnet.sdk._validation import content_errors
 
 DEFAULT_ROOTFS_SIZE_MIB = 20_480
@@ -49,12 +50,8 @@ def instance_content(
     with content_errors("INSTANCE"):
         return InstanceContent.model_validate(
             {
-                "address": address,
-                "time": now,
-                "allow_amend": settings.allow_amend,
-                "metadata": dict(settings.metadata) if settings.metadata is not None else None,
+                **executable_fields(settings, address, chain, now),
                 "authorized_keys": list(settings.ssh_keys),
-                "variables": dict(settings.env) if settings.env else None,
                 "environment": {
                     "internet": settings.internet,
                     "aleph_api": settings.aleph_api,
@@ -62,14 +59,7 @@ def instance_content(
                     "reproducible": False,
                     "shared_cache": False,
                 },
-                "resources": {
-                    "vcpus": settings.vcpus,
-                    "memory": settings.memory,
-                    "seconds": settings.timeout_seconds,
-                },
-                "payment": {"chain": chain, "type": PaymentType.HOLD.value},
                 "requirements": dict(settings.requirements) if settings.requirements else None,
-                "volumes": [dict(volume) for volume in settings.volumes],
                 "rootfs": {
                     "parent": {"ref": settings.rootfs, "use_latest": True},
                     "persistence": VolumePersistence.HOST,

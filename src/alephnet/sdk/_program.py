@@ -19,9 +19,9 @@ from alephnet.protocol.content import CodeContent, FunctionRuntime, ProgramConte
 from alephnet.protocol.content.execution import (
     FunctionEnvironment,
     FunctionTriggers,
-    MachineResources,
 )
-from alephnet.protocol.enums import Encoding, MachineType, PaymentType
+from alephnet.protocol.enums import Encoding, MachineType
+from alephnet.sdk._executable import executable_fields
 from alephnet.sdk._validation import content_errors
 
 DEFAULT_RUNTIME = "63f07193e6ee9d207b7d1fcf8286f9aee34e6f12f101d2ec77c1229f92964696"
@@ -70,20 +70,11 @@ def program_content(
     with content_errors("PROGRAM"):
         return ProgramContent.model_validate(
             {
-                "address": address,
-                "time": now,
-                "allow_amend": settings.allow_amend,
-                "metadata": dict(settings.metadata) if settings.metadata is not None else None,
+                **executable_fields(settings, address, chain, now),
                 "authorized_keys": [],
-                "variables": dict(settings.env) if settings.env else None,
                 "environment": FunctionEnvironment(
                     internet=settings.internet, aleph_api=settings.aleph_api
                 ),
-                "resources": MachineResources(
-                    vcpus=settings.vcpus, memory=settings.memory, seconds=settings.timeout_seconds
-                ),
-                "payment": {"chain": chain, "type": PaymentType.HOLD.value},
-                "volumes": [dict(volume) for volume in settings.volumes],
                 "type": MachineType.VM_FUNCTION,
                 "code": CodeContent(
                     encoding=Encoding.ZIP,
