@@ -8,14 +8,12 @@ loopback (`serving`) for subprocess tests of the CLI.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +21,7 @@ from starlette.routing import Route
 
 from alephnet.protocol.crn_auth import CrnAuthError, verify_operator_request
 from tests.ccn.node_process import free_port
+from tests.servers import serving_app
 
 SSH_HOST_PORT = 24022
 
@@ -122,18 +121,5 @@ def _execution(vm_hash: str) -> dict[str, Any]:
 @contextmanager
 def serving(crn: FakeCrn) -> Iterator[FakeCrn]:
     """`crn` served by uvicorn on loopback, in a thread of the test process."""
-    server = uvicorn.Server(
-        uvicorn.Config(crn.app(), host="127.0.0.1", port=crn.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="fake-crn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        assert thread.is_alive(), "the fake CRN exited at start"
-        assert time.monotonic() < deadline, "the fake CRN did not start within 10 s"
-        time.sleep(0.01)
-    try:
+    with serving_app(crn.app(), crn.port, "fake CRN"):
         yield crn
-    finally:
-        server.should_exit = True
-        thread.join(10.0)
