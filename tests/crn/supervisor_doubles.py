@@ -72,37 +72,29 @@ async def _fake_guest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 class FakeExecution:
     def __init__(self, spec: ExecutionSpec, link: GuestLink, guest: asyncio.Task[None]) -> None:
         self.spec = spec
-        self._link = link
+        self.link = link
+        self.exit_reason = ExitReason.RUNNING
         self._guest = guest
-        self._reason = ExitReason.RUNNING
         self._ended = asyncio.Event()
         guest.add_done_callback(lambda _task: self._end(ExitReason.EXITED))
 
-    @property
-    def link(self) -> GuestLink:
-        return self._link
-
-    @property
-    def exit_reason(self) -> ExitReason:
-        return self._reason
-
     async def wait(self) -> ExitReason:
         await self._ended.wait()
-        return self._reason
+        return self.exit_reason
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         if not self._ended.is_set():
-            self._reason = ExitReason.STOPPED
-            await self._link.halt(grace_seconds)
+            self.exit_reason = ExitReason.STOPPED
+            await self.link.halt(grace_seconds)
             self._guest.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._guest
-        await self._link.close()
+        await self.link.close()
         self._end(ExitReason.STOPPED)
 
     def _end(self, reason: ExitReason) -> None:
-        if self._reason is ExitReason.RUNNING:
-            self._reason = reason
+        if self.exit_reason is ExitReason.RUNNING:
+            self.exit_reason = reason
         self._ended.set()
 
 

@@ -4,12 +4,19 @@ and every failure's status (test-double executor, fake CCN)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alephnet.crn.supervisor.routing import base32_label, hash_from_host
-from tests.crn.crn_app import crn_app
+from tests.crn.crn_app import CrnApp, crn_app
 from tests.crn.supervisor_doubles import CODE_REF, vm_hash_of
 
 HELLO = vm_hash_of(0xAB)
+
+
+def publish_hello(crn: CrnApp, **program: Any) -> None:
+    """HELLO and the STORE of its code on the fake CCN: a program the CRN can start."""
+    crn.ccn.add_store(CODE_REF, b"code")
+    crn.ccn.add_program(HELLO, **program)
 
 
 async def test_a_program_answers_under_vm_hash_with_the_reference_headers(
@@ -35,8 +42,7 @@ async def test_hostname_routing_takes_hex_and_base32_labels(tmp_path: Path) -> N
     assert hash_from_host(f"{base32_label(HELLO)}.vm.crn.test:443", "crn.test") == HELLO
     assert hash_from_host("a.b.vm.crn.test", "crn.test") is None
     async with crn_app(tmp_path) as crn:
-        crn.ccn.add_store(CODE_REF, b"code")
-        crn.ccn.add_program(HELLO)
+        publish_hello(crn)
         for label in (HELLO, base32_label(HELLO)):
             response = await crn.client.get("/hi", headers={"host": f"{label}.vm.crn.test"})
             assert response.status_code == 200
@@ -75,8 +81,7 @@ async def test_a_store_whose_bytes_do_not_match_its_hash_is_refused(tmp_path: Pa
 
 async def test_an_exception_is_500_with_its_traceback(tmp_path: Path) -> None:
     async with crn_app(tmp_path) as crn:
-        crn.ccn.add_store(CODE_REF, b"code")
-        crn.ccn.add_program(HELLO)
+        publish_hello(crn)
         response = await crn.client.get(f"/vm/{HELLO}/raise")
         assert response.status_code == 500
         assert "Traceback" in response.text
@@ -86,8 +91,7 @@ async def test_an_exception_is_500_with_its_traceback(tmp_path: Path) -> None:
 
 async def test_a_crash_is_502_and_the_next_request_gets_a_fresh_guest(tmp_path: Path) -> None:
     async with crn_app(tmp_path) as crn:
-        crn.ccn.add_store(CODE_REF, b"code")
-        crn.ccn.add_program(HELLO)
+        publish_hello(crn)
         crashed = await crn.client.get(f"/vm/{HELLO}/crash")
         assert crashed.status_code == 502
         assert crn.node.pool.running_count() == 0
@@ -100,8 +104,7 @@ async def test_a_request_past_the_time_limit_is_504_and_stops_the_program(
     tmp_path: Path,
 ) -> None:
     async with crn_app(tmp_path) as crn:
-        crn.ccn.add_store(CODE_REF, b"code")
-        crn.ccn.add_program(HELLO, timeout_seconds=1)
+        publish_hello(crn, timeout_seconds=1)
         response = await crn.client.get(f"/vm/{HELLO}/sleep")
         assert response.status_code == 504
         assert "1 s" in response.json()["error"]
@@ -113,8 +116,7 @@ async def test_a_program_that_asks_for_too_much_is_503_insufficient_capacity(
     tmp_path: Path,
 ) -> None:
     async with crn_app(tmp_path, memory_mib=100) as crn:
-        crn.ccn.add_store(CODE_REF, b"code")
-        crn.ccn.add_program(HELLO, memory=128)
+        publish_hello(crn, memory=128)
         response = await crn.client.get(f"/vm/{HELLO}/")
         assert response.status_code == 503
         assert response.json()["error"].startswith("Insufficient capacity")
