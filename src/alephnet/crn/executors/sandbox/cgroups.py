@@ -42,6 +42,10 @@ class Cgroup(Protocol):
 
     def pids(self) -> set[int]: ...
 
+    def make(self) -> None:
+        """Make the group's folders (the caller removes them if this fails halfway)."""
+        ...
+
     def apply_limits(self, resources: Resources, pids_max: int) -> None:
         """Set (or change, for a spare sandbox taken by a program) the group's limits."""
         ...
@@ -54,10 +58,27 @@ class Cgroup(Protocol):
 
 
 def create_cgroup(name: str, resources: Resources, pids_max: int) -> Cgroup:
+    """The sandbox's group, made with its limits; a half-made group is removed again."""
+    group = _unmade_group(name)
+    try:
+        group.make()
+        group.apply_limits(resources, pids_max)
+    except (OSError, ExecutorError) as error:
+        group.remove()
+        raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
+    return group
+
+
+def _unmade_group(name: str) -> Cgroup:
     if (CGROUP_ROOT / "cgroup.controllers").exists():
-        return CgroupV2.create(CGROUP_ROOT / GROUP_NAME / name, resources, pids_max)
+        return CgroupV2(CGROUP_ROOT / GROUP_NAME / name)
     if (CGROUP_ROOT / "memory").is_dir():
-        return CgroupV1.create(name, resources, pids_max)
+        return CgroupV1(
+            {
+                controller: own_v1_group(controller) / GROUP_NAME / name
+                for controller in V1_CONTROLLERS
+            }
+        )
     raise ExecutorError(f"no cgroup hierarchy under {CGROUP_ROOT}: cannot limit the sandbox")
 
 
@@ -143,21 +164,9 @@ class CgroupV1:
     def __init__(self, folders: dict[str, Path]) -> None:
         self._folders = folders
 
-    @classmethod
-    def create(cls, name: str, resources: Resources, pids_max: int) -> CgroupV1:
-        folders = {
-            controller: own_v1_group(controller) / GROUP_NAME / name
-            for controller in V1_CONTROLLERS
-        }
-        group = cls(folders)
-        try:
-            for folder in folders.values():
-                folder.mkdir(parents=True)
-            group.apply_limits(resources, pids_max)
-        except (OSError, ExecutorError) as error:
-            group.remove()
-            raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
-        return group
+    def make(self) -> None:
+        for folder in self._folders.values():
+            folder.mkdir(parents=True)
 
     def apply_limits(self, resources: Resources, pids_max: int) -> None:
         memory = self._folders["memory"]
@@ -200,19 +209,11 @@ class CgroupV2:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
 
-    @classmethod
-    def create(cls, folder: Path, resources: Resources, pids_max: int) -> CgroupV2:
-        group = cls(folder)
-        try:
-            for parent in (folder.parent.parent, folder.parent):
-                parent.mkdir(exist_ok=True)
-                write(parent / "cgroup.subtree_control", "+memory +cpu +pids")
-            folder.mkdir()
-            group.apply_limits(resources, pids_max)
-        except (OSError, ExecutorError) as error:
-            group.remove()
-            raise ExecutorError(f"cannot create the sandbox's cgroup: {error}") from error
-        return group
+    def make(self) -> None:
+        for parent in (self._folder.parent.parent, self._folder.parent):
+            parent.mkdir(exist_ok=True)
+            write(parent / "cgroup.subtree_control", "+memory +cpu +pids")
+        self._folder.mkdir()
 
     def apply_limits(self, resources: Resources, pids_max: int) -> None:
         folder = self._folder
