@@ -7,12 +7,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+
+
+class LoopbackServer(Protocol):
+    """A test's stand-in for a node: an ASGI app and the loopback port to serve it on."""
+
+    @property
+    def port(self) -> int: ...
+
+    def app(self) -> Any: ...
+
+
+S = TypeVar("S", bound=LoopbackServer)
 
 
 @contextmanager
@@ -32,3 +44,10 @@ def serving_app(app: Any, port: int, name: str) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(STOP_TIMEOUT)
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """`server`'s app served on its port for the duration of the block."""
+    with serving_app(server.app(), server.port, type(server).__name__):
+        yield server

@@ -12,7 +12,8 @@ import pytest
 
 from tests.ccn.node_process import free_port
 from tests.cli.conftest import Cli
-from tests.sdk.fake_crn import SSH_HOST_PORT, FakeCrn, serving
+from tests.sdk.fake_crn import SSH_HOST_PORT, FakeCrn
+from tests.servers import serving
 
 pytestmark = pytest.mark.slow
 

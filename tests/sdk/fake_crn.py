@@ -3,14 +3,12 @@
 Programs answer with what they were asked (method, path, body), so a test sees the request
 went through unchanged. Owner calls are checked with `verify_operator_request`, as a real CRN
 does, against the owner recorded for each VM. Serve it in-process (`CrnClient.for_app`) or on
-loopback (`serving`) for subprocess tests of the CLI.
+loopback (`tests.servers.serving`) for subprocess tests of the CLI.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +19,6 @@ from starlette.routing import Route
 
 from alephnet.protocol.crn_auth import CrnAuthError, verify_operator_request
 from tests.ccn.node_process import free_port
-from tests.servers import serving_app
 
 SSH_HOST_PORT = 24022
 
@@ -116,10 +113,3 @@ def _execution(vm_hash: str) -> dict[str, Any]:
         "running": True,
         "vm_type": "instance",
     }
-
-
-@contextmanager
-def serving(crn: FakeCrn) -> Iterator[FakeCrn]:
-    """`crn` served by uvicorn on loopback, in a thread of the test process."""
-    with serving_app(crn.app(), crn.port, "fake CRN"):
-        yield crn
