@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import statistics
@@ -40,8 +39,8 @@ from tests.crn.programs import HELLO_APP, http_scope, zip_program
 
 from alephnet.crn.executors.base import CodeSpec, ExecutionSpec, Resources
 from alephnet.crn.executors.sandbox import SandboxExecution, SandboxExecutor
+from bench.report import report
 
-RESULTS = Path(__file__).parent / "results" / "crn_sandbox.json"
 MIB = 1024 * 1024
 
 
@@ -247,10 +246,7 @@ def main() -> None:
     parser.add_argument("--density", type=int, default=10)
     arguments = parser.parse_args()
     result = asyncio.run(run(arguments.cold_runs, arguments.requests, arguments.density))
-    for key, value in result.items():
-        print(f"{key:34} {value}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "crn_sandbox", "results": result}, indent=2))
+    report("crn_sandbox", result)
 
 
 if __name__ == "__main__":
