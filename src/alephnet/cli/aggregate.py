@@ -9,7 +9,7 @@ import typer
 from alephnet.cli import output
 from alephnet.cli.context import cli_context
 from alephnet.cli.inputs import ContentFileOption, ContentOption, read_object
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption, ReasonOption
 from alephnet.sdk import AlephClient, AuthenticatedAlephClient, NotFound, Published
 
 app = typer.Typer(
@@ -68,7 +68,7 @@ def list_keys(
 def forget(
     ctx: typer.Context,
     key: KeyArgument,
-    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

@@ -17,7 +17,7 @@ import typer
 
 from alephnet.cli import output
 from alephnet.cli.context import cli_context
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption, ReasonOption
 from alephnet.protocol.cid import CidBuilder
 from alephnet.sdk import (
     AlephClient,
@@ -159,7 +159,7 @@ def forget(
     hashes: Annotated[
         list[str], typer.Argument(help="File hashes, or item hashes of STORE messages.")
     ],
-    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

@@ -26,7 +26,7 @@ from alephnet.cli.compute import (
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption, ReasonOption
 from alephnet.sdk import DEFAULT_CRN_URL, DEFAULT_ROOTFS_SIZE_MIB, Execution, Message
 
 app = typer.Typer(
@@ -119,7 +119,7 @@ def show(ctx: typer.Context, item_hash: HashArgument, as_json: JsonOption = Fals
 def delete(
     ctx: typer.Context,
     item_hash: HashArgument,
-    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

@@ -24,6 +24,7 @@ from alephnet.cli.options import (
     PageOption,
     PaginationOption,
     QuietOption,
+    ReasonOption,
     RefsOption,
     TagsOption,
     TypesOption,
@@ -157,7 +158,7 @@ def watch(
 def forget(
     ctx: typer.Context,
     hashes: Annotated[list[str], typer.Argument(help="Item hashes of your messages.")],
-    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    reason: ReasonOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:

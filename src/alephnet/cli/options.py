@@ -26,6 +26,7 @@ AddressOption = Annotated[
 ChannelOption = Annotated[
     str | None, typer.Option("--channel", help="The channel to publish on (default: ALEPHNET).")
 ]
+ReasonOption = Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")]
 PageOption = Annotated[int, typer.Option(min=1, help="Which page of results.")]
 PaginationOption = Annotated[int, typer.Option(min=1, max=500, help="Results per page.")]
 

@@ -25,7 +25,7 @@ from alephnet.cli.compute import (
 )
 from alephnet.cli.context import cli_context
 from alephnet.cli.errors import fail
-from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption
+from alephnet.cli.options import AddressOption, ChannelOption, JsonOption, QuietOption, ReasonOption
 from alephnet.sdk import (
     DEFAULT_CRN_URL,
     DEFAULT_RUNTIME,
@@ -207,7 +207,7 @@ async def _updatable_code(client: AuthenticatedAlephClient, item_hash: str) -> M
 def delete(
     ctx: typer.Context,
     item_hash: HashArgument,
-    reason: Annotated[str | None, typer.Option(help="Why, kept in the FORGET message.")] = None,
+    reason: ReasonOption = None,
     keep_code: Annotated[
         bool, typer.Option("--keep-code", help="Forget the program only, not its code.")
     ] = False,
