@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, Resources
+from alephnet.crn.executors.guest_configuration import guest_configuration
 from alephnet.crn.executors.guest_link import GuestError, GuestLink
 from alephnet.crn.executors.sandbox.cgroups import (
     Cgroup,
@@ -41,7 +42,6 @@ from alephnet.crn.executors.sandbox.network import (
 )
 from alephnet.crn.executors.sandbox.spares import SparePool
 from alephnet.crn.executors.sandbox.syscalls import compile_filter, filter_pipe
-from alephnet.crn.guest.configuration import GuestConfiguration
 
 STARTUP_TIMEOUT = 30.0
 # The guest waits up to 30 s for the app's lifespan startup; configuring allows for that.
@@ -93,7 +93,9 @@ class SandboxExecutor:
         try:
             await execution.link.wait_ready(STARTUP_TIMEOUT)
             await execution.link.configure(
-                self._configuration(spec, mounts), mounts.code, CONFIGURE_TIMEOUT
+                guest_configuration(spec, mounts.code_mount, mounts.volumes),
+                mounts.code,
+                CONFIGURE_TIMEOUT,
             )
         except (GuestError, TimeoutError) as error:
             await execution.stop(grace_seconds=0)
@@ -237,20 +239,6 @@ class SandboxExecutor:
             "--code-dir",
             CODE_FOLDER,
         ]
-
-    @staticmethod
-    def _configuration(spec: ExecutionSpec, mounts: ProgramMounts) -> GuestConfiguration:
-        return GuestConfiguration(
-            vm_hash=spec.vm_hash,
-            interface=spec.code.interface,
-            encoding=spec.code.encoding,
-            entrypoint=spec.code.entrypoint,
-            code_mount=mounts.code_mount,
-            args=spec.code.args,
-            variables=dict(spec.variables),
-            volumes=mounts.volumes,
-            api_host=spec.api_host,
-        )
 
 
 def remove_leftovers() -> None:
