@@ -36,8 +36,8 @@ from tests.ccn.traffic import Traffic, presigned_posts
 
 from alephnet.ccn.sync.digest import FULL_RANGE
 from alephnet.devnet.processes import CcnProcess
+from bench.report import report
 
-RESULTS = Path(__file__).parent / "results" / "propagation.json"
 SETTLE_TIMEOUT = 60.0
 MESH_TIMEOUT = 60.0
 CAPACITY_P95 = 1.0
@@ -245,11 +245,7 @@ def main() -> None:
     result = asyncio.run(run(arguments.nodes, arguments.seconds, rates))
     if arguments.catch_up:
         result["catch_up"] = asyncio.run(catch_up(arguments.catch_up))
-    for key, value in result.items():
-        if key != "steps":
-            print(f"{key:34} {value}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "propagation", "results": result}, indent=2))
+    report("propagation", result)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ from tests.ccn.node_process import NodeProcess
 from alephnet.ccn.db.engine import create_engine
 from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.models import AggregateRow, MessageRow, MessageStatusRow, PostRow
+from bench.report import report
 
-RESULTS = Path(__file__).parent / "results" / "query.json"
 SENDERS = 2000
 CHUNK = 10_000
 
@@ -159,9 +159,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     arguments = parser.parse_args()
     result = asyncio.run(run(arguments.messages, arguments.requests, arguments.database_url))
-    print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "query", "results": result}, indent=2))
+    report("query", result)
 
 
 if __name__ == "__main__":
