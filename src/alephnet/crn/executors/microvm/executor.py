@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason
+from alephnet.crn.executors.guest_configuration import guest_configuration
 from alephnet.crn.executors.guest_link import GuestError, GuestFailure, GuestLink
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
 from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
@@ -36,7 +37,6 @@ from alephnet.crn.executors.microvm.snapshot import (
     save_ready_vm,
     snapshot_path,
 )
-from alephnet.crn.guest.configuration import GuestConfiguration
 
 logger = logging.getLogger(__name__)
 
@@ -190,17 +190,7 @@ class MicroVMExecutor:
         return MicroVMExecution(process, link, files)
 
     async def _configure(self, link: GuestLink, spec: ExecutionSpec, disks: ProgramDisks) -> None:
-        configuration = GuestConfiguration(
-            vm_hash=spec.vm_hash,
-            interface=spec.code.interface,
-            encoding=spec.code.encoding,
-            entrypoint=spec.code.entrypoint,
-            code_mount=disks.code_mount,
-            args=spec.code.args,
-            variables=spec.variables,
-            volumes=disks.volumes,
-            api_host=spec.api_host,
-        )
+        configuration = guest_configuration(spec, disks.code_mount, disks.volumes)
         code = b"" if spec.code.encoding == "squashfs" else spec.code.path.read_bytes()
         await link.configure(configuration, code, CONFIGURE_TIMEOUT)
 
