@@ -39,6 +39,10 @@ GROUPS = {
         "alephnet.cli.instance",
         "Create, list and delete instances (VMs); ssh, logs, stop, reboot, erase on their CRN.",
     ),
+    "node": LazyGroup(
+        "alephnet.cli.nodes",
+        "List the network's core (CCN) and compute (CRN) nodes from its node registry.",
+    ),
     "ccn": LazyGroup(
         "alephnet.cli.ccn", "Run a Core Channel Node (the network's API and storage node)."
     ),

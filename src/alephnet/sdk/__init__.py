@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         MAX_INLINE_SIZE,
         AuthenticatedAlephClient,
     )
-    from alephnet.sdk.client import DEFAULT_API_URL, AlephClient
+    from alephnet.sdk.client import DEFAULT_API_URL, NODE_REGISTRY_OWNER, AlephClient
     from alephnet.sdk.crn import DEFAULT_CRN_URL, CrnClient
     from alephnet.sdk.exceptions import (
         AccountError,
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         AggregateRecord,
         Authorization,
         Balance,
+        CoreNode,
         CrnConfig,
         Downloaded,
         Execution,
@@ -72,11 +73,13 @@ if TYPE_CHECKING:
         Message,
         MessageInfo,
         MessagePage,
+        NodeRegistry,
         Post,
         PostPage,
         PriceEstimate,
         ProgramPublished,
         Published,
+        ResourceNode,
         StoredContent,
     )
     from alephnet.sdk.sync import SyncAlephClient, SyncAuthenticatedAlephClient, SyncCrnClient
@@ -107,7 +110,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "load_account",
     ),
     "authenticated": ("DEFAULT_CHANNEL", "MAX_INLINE_SIZE", "AuthenticatedAlephClient"),
-    "client": ("DEFAULT_API_URL", "AlephClient"),
+    "client": ("DEFAULT_API_URL", "NODE_REGISTRY_OWNER", "AlephClient"),
     "crn": ("DEFAULT_CRN_URL", "CrnClient"),
     "exceptions": (
         "AccountError",
@@ -133,6 +136,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "AggregateRecord",
         "Authorization",
         "Balance",
+        "CoreNode",
         "CrnConfig",
         "Downloaded",
         "Execution",
@@ -143,11 +147,13 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "Message",
         "MessageInfo",
         "MessagePage",
+        "NodeRegistry",
         "Post",
         "PostPage",
         "PriceEstimate",
         "ProgramPublished",
         "Published",
+        "ResourceNode",
         "StoredContent",
     ),
     "sync": ("SyncAlephClient", "SyncAuthenticatedAlephClient", "SyncCrnClient"),
@@ -171,6 +177,7 @@ __all__ = [
     "DEFAULT_RUNTIME",
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_INLINE_SIZE",
+    "NODE_REGISTRY_OWNER",
     "Account",
     "AccountError",
     "AddressFile",
@@ -186,6 +193,7 @@ __all__ = [
     "Balance",
     "ClientState",
     "Connector",
+    "CoreNode",
     "CrnClient",
     "CrnConfig",
     "DownloadProgress",
@@ -210,6 +218,7 @@ __all__ = [
     "MessagePage",
     "MessageRejected",
     "MessageSocket",
+    "NodeRegistry",
     "NodeUnreachable",
     "NotAuthorized",
     "NotFound",
@@ -222,6 +231,7 @@ __all__ = [
     "Progress",
     "Published",
     "RequestTimeout",
+    "ResourceNode",
     "ResponseError",
     "StorageEngine",
     "StoredContent",

@@ -42,6 +42,7 @@ from alephnet.sdk.models import (
     Message,
     MessageInfo,
     MessagePage,
+    NodeRegistry,
     PostPage,
     PriceEstimate,
     StoredContent,
@@ -61,6 +62,10 @@ CURSOR_PAGE_SIZE = 200
 ERASED_STATUSES = (MessageStatus.FORGOTTEN, MessageStatus.REMOVED)
 SECURITY_KEY = "security"
 """The aggregate key where an address lists who may write for it."""
+NODE_REGISTRY_KEY = "corechannel"
+"""The aggregate key where the network lists its core and compute nodes."""
+NODE_REGISTRY_OWNER = "0xa1B3bb7d2332383D96b7796B908fB7f7F3c2Be10"
+"""The address whose `corechannel` aggregate is Aleph's node registry."""
 
 
 class AlephClient(TransportOwner):
@@ -193,6 +198,19 @@ class AlephClient(TransportOwner):
             for entry in entries
             if isinstance(entry, dict) and "address" in entry
         ]
+
+    async def get_nodes(self, owner: str = NODE_REGISTRY_OWNER) -> NodeRegistry:
+        """The core and compute nodes listed in the `corechannel` aggregate of `owner` (Aleph's
+        registry by default; another owner for a private network or a test). `NotFound` when
+        the node knows no such registry."""
+        try:
+            registry = await self.fetch_aggregate(owner, NODE_REGISTRY_KEY)
+        except NotFound as error:
+            raise NotFound(
+                f"no node registry on this network: {owner} has no {NODE_REGISTRY_KEY!r} "
+                f"aggregate on {self.api_url or 'this node'}"
+            ) from error
+        return parse(NodeRegistry, registry, f"the node registry of {owner}")
 
     # --- files -------------------------------------------------------------------------
 

@@ -276,3 +276,54 @@ class CrnConfig(_Model):
     domain_name: str | None = Field(default=None, alias="DOMAIN_NAME")
     runtime_ref: str | None = None
     """The STORE of the runtime this node runs programs with (alephnet CRNs publish one)."""
+
+
+# --- the node registry (`corechannel` aggregate) -----------------------------------------
+
+
+class _RegisteredNode(_Model):
+    """What the registry says of every node, core or compute. Only `hash` is required: the
+    registry is written by a separate service (`aleph-nodestatus`) whose fields vary between
+    versions, and a node that just registered has no score, status or URL yet."""
+
+    hash: str
+    name: str = ""
+    owner: str | None = None
+    manager: str | None = None
+    reward: str | None = None
+    """The address paid for running the node."""
+    status: str | None = None
+    score: float | None = None
+    performance: float | None = None
+    decentralization: float | None = None
+    locked: bool | None = None
+    time: float | None = None
+    """When the node registered."""
+    inactive_since: float | None = None
+
+
+class CoreNode(_RegisteredNode):
+    """A Core Channel Node (`nodes[]`): it serves the API and links compute nodes."""
+
+    multiaddress: str | None = None
+    """Where its peer-to-peer service listens, e.g. `/ip4/.../tcp/4025/p2p/Qm...`."""
+    total_staked: float | None = None
+    resource_nodes: list[str] = []
+    """The hashes of the compute nodes it links."""
+
+
+class ResourceNode(_RegisteredNode):
+    """A Compute Resource Node (`resource_nodes[]`): it runs programs and instances."""
+
+    address: str | None = None
+    """Its URL (empty when another node registered the same host first)."""
+    type: str | None = None
+    parent: str | None = None
+    """The hash of the core node that links it, if one does."""
+
+
+class NodeRegistry(_Model):
+    """The network's nodes as its registry lists them."""
+
+    core_nodes: list[CoreNode] = Field(default=[], alias="nodes")
+    resource_nodes: list[ResourceNode] = []
