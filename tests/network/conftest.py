@@ -8,17 +8,15 @@ processes inherit). Tests never sleep a fixed time: they poll with a deadline (`
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,6 +27,7 @@ from alephnet.devnet.processes import CcnProcess
 from tests.ccn.databases import fresh_database_url
 from tests.ccn.node_process import free_port
 from tests.ccn.traffic import Traffic
+from tests.servers import serving as serving  # the tests serve their FakePeer with it
 
 SYNC_INTERVAL = 0.3
 STOP_TIMEOUT = 30.0
@@ -278,23 +277,3 @@ class FakePeer:
         for item_hash in served:
             self.served[item_hash] = self.served.get(item_hash, 0) + 1
         return JSONResponse({"messages": [self.messages[item_hash][1] for item_hash in served]})
-
-
-@contextmanager
-def serving(peer: FakePeer) -> Iterator[FakePeer]:
-    """`peer` served by uvicorn on loopback, in a thread of the test process."""
-    server = uvicorn.Server(
-        uvicorn.Config(peer.app(), host="127.0.0.1", port=peer.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="fake-peer", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        assert thread.is_alive(), "the fake peer exited at start"
-        assert time.monotonic() < deadline, "the fake peer did not start within 10 s"
-        time.sleep(0.01)
-    try:
-        yield peer
-    finally:
-        server.should_exit = True
-        thread.join(10.0)
