@@ -126,4 +126,6 @@ def test_the_sdk_guide_runs_verbatim(shell: Shell, tmp_path: Path) -> None:
     assert "Hello from alephnet!" in run.stdout
     assert "3145728 1000000" in run.stdout  # the resumed download
     assert "no such message" in run.stdout
+    assert "[('my-ccn', 'cccc" in run.stdout  # the private node registry, read back
+    assert "no node registry on this network" in run.stdout
     assert "the handler answered 404" in run.stdout
