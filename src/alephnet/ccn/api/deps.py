@@ -12,8 +12,9 @@ from starlette.requests import HTTPConnection
 from alephnet.ccn.node import Node
 
 
-def get_node(connection: HTTPConnection) -> Node:
-    """Any connection: an HTTP request or a WebSocket."""
+async def get_node(connection: HTTPConnection) -> Node:
+    """Any connection: an HTTP request or a WebSocket. Async although it never awaits:
+    FastAPI runs a plain `def` dependency in its thread pool, a hop on every request."""
     node: Node = connection.state.node
     return node
 
