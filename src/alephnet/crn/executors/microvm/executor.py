@@ -44,7 +44,12 @@ logger = logging.getLogger(__name__)
 BOOT_TIMEOUT = 120.0
 CONFIGURE_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 10.0
-OOM_MARKERS = ("Out of memory: Killed process", "Memory cgroup out of memory", "oom-kill:")
+OOM_MARKERS = (
+    "Out of memory: Killed process",
+    "Memory cgroup out of memory",
+    "oom-kill:",
+    "alephnet-init: out of memory",  # the init's own watch over the program's cgroup
+)
 # A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
 MAX_SOCKET_PATH = 100
 

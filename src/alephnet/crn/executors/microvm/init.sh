@@ -48,6 +48,37 @@ mount -t tmpfs tmpfs /newroot/tmp
 # Always grant allocations: a program over its memory meets the OOM killer (which the host
 # reports as out_of_memory), not a MemoryError that depends on the size of one allocation.
 echo 1 > /newroot/proc/sys/vm/overcommit_memory
+# The runtime and its program run in a memory cgroup capped below the memory still available
+# now. At the cap the kernel keeps evicting and re-reading the runtime's code from its disk
+# rather than calling its OOM killer, for minutes under TCG; so this init, which runs from RAM
+# and never waits on that disk, watches the cgroup and kills it once it has stayed at its cap.
+cgroup=/newroot/sys/fs/cgroup
+MARGIN_KIB=8192
+mount -t cgroup2 cgroup2 "$cgroup"
+echo +memory > "$cgroup/cgroup.subtree_control"
+mkdir "$cgroup/runtime"
+available_kib=$(sed -n 's/^MemAvailable: *\([0-9]*\) kB$/\1/p' /newroot/proc/meminfo)
+memory_cap=$(( (available_kib - MARGIN_KIB) * 1024 ))
+echo "$memory_cap" > "$cgroup/runtime/memory.max"
+
+watch_memory() {
+    near_cap=$(( memory_cap - 1048576 ))
+    strikes=0
+    while sleep 0.25; do
+        if [ "$(cat "$cgroup/runtime/memory.current")" -ge "$near_cap" ]; then
+            strikes=$(( strikes + 1 ))
+        else
+            strikes=0
+        fi
+        if [ "$strikes" -ge 4 ]; then
+            echo "alephnet-init: out of memory: the program stayed at its $memory_cap-byte cap"
+            echo 1 > "$cgroup/runtime/cgroup.kill"
+            strikes=0
+        fi
+    done
+}
+watch_memory &
+watcher=$!
 ip link set lo up
 if [ -e /newroot/sys/class/net/eth0 ]; then
     # QEMU user-mode networking: fixed addresses.
@@ -59,9 +90,13 @@ fi
 
 # The uptime lets the boot timeline be read from the console (docs/crn-microvm.md).
 echo "alephnet-init: starting the guest runtime at $(cut -d' ' -f1 /newroot/proc/uptime)"
-chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
-    PYTHONPATH=/opt/alephnet PYTHONDONTWRITEBYTECODE=1 \
-    /usr/bin/python3 -S -OO -m alephnet.crn.guest --channel-device /dev/virtio-ports/alephnet
-echo "alephnet-init: the guest runtime exited with status $?"
+# A child shell joins the cgroup, then becomes the runtime: PID 1 stays outside, out of reach.
+sh -c 'echo $$ > "$1/runtime/cgroup.procs" && exec chroot /newroot /usr/bin/env -i \
+    PATH=/usr/local/bin:/usr/bin:/bin HOME=/root PYTHONPATH=/opt/alephnet \
+    PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -S -OO -m alephnet.crn.guest \
+    --channel-device /dev/virtio-ports/alephnet' init "$cgroup"
+status=$?
+kill "$watcher"
+echo "alephnet-init: the guest runtime exited with status $status"
 sync
 poweroff -f
