@@ -108,3 +108,64 @@ class Executor(Protocol):
         nothing running behind when it fails.
         """
         ...
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """A whole VM booted from its own disk (an INSTANCE message), reached over SSH.
+
+    Unlike a program there is no guest runtime to talk to: the VM runs the image's own init,
+    and the host reaches it only through the TCP ports it forwards."""
+
+    vm_hash: str
+    vcpus: int
+    memory_mib: int
+    # The STORE'd parent image (raw ext4) the VM's disk is first copied from.
+    parent_image: Path
+    # The VM's own disk: made from the parent and grown to `size_mib` on the first start, then
+    # kept across stops, reboots and CRN restarts until the owner erases it.
+    disk_path: Path
+    size_mib: int
+    authorized_keys: tuple[str, ...]
+    hostname: str
+    # Guest TCP port -> host port on 127.0.0.1 (22 is always there), chosen by the supervisor.
+    forwarded_ports: dict[int, int]
+    internet: bool = True
+    volumes: tuple[VolumeSpec, ...] = ()
+    work_dir: Path = Path()
+
+
+class InstanceExecution(Protocol):
+    """One running instance VM."""
+
+    @property
+    def exit_reason(self) -> ExitReason: ...
+
+    @property
+    def ready(self) -> bool:
+        """Whether the guest answers on its SSH port (its boot is over)."""
+        ...
+
+    @property
+    def console_path(self) -> Path:
+        """The VM's serial console output: its owner's logs."""
+        ...
+
+    async def wait(self) -> ExitReason:
+        """Return once the VM is gone."""
+        ...
+
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        """Ask the guest to power off (ACPI), then kill whatever is left after the grace."""
+        ...
+
+
+class InstanceExecutor(Protocol):
+    """An executor that can also boot instances (the micro-VM executor; never the sandbox)."""
+
+    async def start_instance(self, spec: InstanceSpec) -> InstanceExecution:
+        """Prepare the disk (first start only), boot the VM; return once QEMU runs.
+
+        Readiness comes later (`ready`); raises `ExecutorError` and leaves nothing running
+        when the VM cannot start."""
+        ...
