@@ -27,8 +27,17 @@ class CrnApp:
 
 
 @asynccontextmanager
-async def crn_app(tmp_path: Path, **settings: Any) -> AsyncIterator[CrnApp]:
-    executor, ccn = FakeExecutor(), FakeCcn()
+async def crn_app(
+    tmp_path: Path,
+    *,
+    executor: FakeExecutor | None = None,
+    ccn: FakeCcn | None = None,
+    **settings: Any,
+) -> AsyncIterator[CrnApp]:
+    """`executor`: `FakeVmExecutor()` for a node that boots instances; `ccn`: one kept across
+    apps (a CRN that starts again on the same data dir)."""
+    executor = executor if executor is not None else FakeExecutor()
+    ccn = ccn if ccn is not None else FakeCcn()
     crn_settings = CrnSettings(data_dir=tmp_path / "crn", domain="crn.test", **settings)
     runtime = tmp_path / "runtime.json"
     runtime.write_text("{}")

@@ -1,5 +1,6 @@
 """Test doubles for the supervisor: an executor whose guests are coroutines answering the real
-frame protocol over socket pairs (no processes), and programs prepared without a CCN."""
+frame protocol over socket pairs (no processes), one that also boots "instances" (a TCP server
+answering an SSH banner on the forwarded port), and programs prepared without a CCN."""
 
 from __future__ import annotations
 
@@ -20,16 +21,20 @@ from alephnet.crn.executors.base import (
     ExecutionSpec,
     ExecutorError,
     ExitReason,
+    InstanceSpec,
     Resources,
 )
 from alephnet.crn.executors.guest_link import GuestLink
 from alephnet.crn.guest.frames import Frame, FrameType, read_frame, write_frame
 from alephnet.crn.supervisor.program_spec import PreparedProgram
 from alephnet.protocol.cid import ipfs_cid_v0
+from alephnet.sdk._instance import InstanceSettings, instance_content
 from alephnet.sdk._program import ProgramSettings, program_content
 
 OWNER = "0x" + "ab" * 20
 CODE_REF = "c0de" * 16
+ROOTFS_REF = "d15c" * 16
+SSH_BANNER = b"SSH-2.0-fake\r\n"
 
 
 def vm_hash_of(number: int) -> str:
@@ -128,6 +133,78 @@ class FakeExecutor:
         ]
 
 
+class FakeInstanceExecution:
+    """An instance "VM": after `boot_delay` a TCP server on the forwarded SSH port answers an
+    SSH banner (so readiness is real), and its console file gets a line."""
+
+    def __init__(self, spec: InstanceSpec, boot_delay: float) -> None:
+        self.spec = spec
+        self.exit_reason = ExitReason.RUNNING
+        self.console_path = spec.work_dir / "console.log"
+        self.console_path.write_text(f"booting {spec.hostname}\n")
+        self._server: asyncio.Server | None = None
+        self._ended = asyncio.Event()
+        self._boot = asyncio.create_task(self._boot_after(boot_delay))
+
+    @property
+    def ready(self) -> bool:
+        return self._server is not None and self.exit_reason is ExitReason.RUNNING
+
+    async def _boot_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._server = await asyncio.start_server(
+            self._greet, "127.0.0.1", self.spec.forwarded_ports[22]
+        )
+        with self.console_path.open("a") as console:
+            console.write("sshd: listening\r\n")
+
+    @staticmethod
+    async def _greet(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(SSH_BANNER)
+        await writer.drain()
+        writer.close()
+
+    async def wait(self) -> ExitReason:
+        await self._ended.wait()
+        return self.exit_reason
+
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        await self._end(ExitReason.STOPPED)
+
+    async def crash(self) -> None:
+        await self._end(ExitReason.EXITED)
+
+    async def _end(self, reason: ExitReason) -> None:
+        if self.exit_reason is ExitReason.RUNNING:
+            self.exit_reason = reason
+        self._boot.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._boot
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self._ended.set()
+
+
+@dataclass
+class FakeVmExecutor(FakeExecutor):
+    """The fake executor that also boots instances, as the micro-VM executor does."""
+
+    boot_delay: float = 0.05
+    instances: list[FakeInstanceExecution] = field(default_factory=list)
+
+    async def start_instance(self, spec: InstanceSpec) -> FakeInstanceExecution:
+        if self.failure is not None:
+            raise ExecutorError(self.failure)
+        instance = FakeInstanceExecution(spec, self.boot_delay)
+        self.instances.append(instance)
+        return instance
+
+    @property
+    def running_instances(self) -> list[FakeInstanceExecution]:
+        return [vm for vm in self.instances if vm.exit_reason is ExitReason.RUNNING]
+
+
 def prepared_program(
     vm_hash: str,
     work_root: Path,
@@ -165,6 +242,7 @@ class FakeCcn:
         self.messages: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
         self.aggregates: dict[str, dict[str, Any]] = {}
+        self.forgotten: set[str] = set()
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -185,6 +263,24 @@ class FakeCcn:
             content["ref"] = amends
         self.messages[store_hash] = {"type": "STORE", "item_hash": store_hash, "content": content}
         return file_hash
+
+    def add_instance(
+        self, vm_hash: str, *, owner: str = OWNER, rootfs: str = ROOTFS_REF, **settings: Any
+    ) -> None:
+        instance = InstanceSettings(
+            **{"rootfs_size": 1024, "memory": 256, **settings}, rootfs=rootfs
+        )
+        content = instance_content(instance, owner, "ETH", time.time())
+        self.messages[vm_hash] = {
+            "type": "INSTANCE",
+            "item_hash": vm_hash,
+            "content": content.model_dump(mode="json", exclude_none=True),
+        }
+
+    def forget(self, item_hash: str) -> None:
+        """As a FORGET does: the message is no longer served, its status says why."""
+        self.messages.pop(item_hash)
+        self.forgotten.add(item_hash)
 
     def add_program(
         self, vm_hash: str, *, owner: str = OWNER, code_ref: str = CODE_REF, **settings: Any
@@ -215,6 +311,13 @@ class FakeCcn:
                 found = self.messages.get(params["hashes"])
                 return httpx.Response(200, json={"messages": [found] if found else []})
             return httpx.Response(200, json={"messages": self._amends(params)})
+        if path.startswith("/api/v0/messages/") and path.endswith("/status"):
+            item_hash = path.split("/")[4]
+            if item_hash in self.forgotten:
+                return httpx.Response(200, json={"status": "forgotten", "item_hash": item_hash})
+            if item_hash in self.messages:
+                return httpx.Response(200, json={"status": "processed", "item_hash": item_hash})
+            return httpx.Response(404, json={"error": "not found"})
         if path.startswith("/api/v0/storage/raw/"):
             data = self.files.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, content=data) if data is not None else httpx.Response(404)

@@ -68,6 +68,12 @@ class CrnSettings(NodeSettings):
     restart_backoff_max: float = Field(
         default=60.0, gt=0, description="longest pause before restarting a crashed program"
     )
+    instance_check_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds between checks that the instances' messages are not forgotten "
+        "on the CCN (a forgotten one is stopped and its disk erased)",
+    )
 
     @property
     def cache_dir(self) -> Path:

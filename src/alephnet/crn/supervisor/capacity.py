@@ -29,6 +29,9 @@ class Usage:
         listed = list(resources)
         return cls(sum(r.memory_mib for r in listed), sum(r.vcpus for r in listed))
 
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.memory_mib + other.memory_mib, self.vcpus + other.vcpus)
+
 
 def check_admission(capacity: Capacity, in_use: Usage, wanted: Resources) -> None:
     if in_use.memory_mib + wanted.memory_mib > capacity.memory_mib:

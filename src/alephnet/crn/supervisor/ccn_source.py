@@ -25,6 +25,7 @@ from alephnet.protocol.cid import CidBuilder
 MESSAGES_PATH = "/api/v0/messages.json"
 RAW_FILE_PATH = "/api/v0/storage/raw/{}"
 AGGREGATES_PATH = "/api/v0/aggregates/{}.json"
+STATUS_PATH = "/api/v0/messages/{}/status"
 STORE = "STORE"
 
 
@@ -82,19 +83,35 @@ class CcnSource:
     async def delegates(self, owner: str, message_type: str) -> set[str]:
         """Addresses the owner's `security` aggregate lets act for it on `message_type`
         messages (an authorization without `types` covers every type)."""
-        try:
-            response = await self._client.get(
-                AGGREGATES_PATH.format(owner), params={"keys": "security"}
-            )
-            security = response.json().get("data", {}).get("security", {})
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return set()
+        security = await self.aggregate(owner, "security")
         delegates = set()
         for authorization in security.get("authorizations", []) or []:
+            if not isinstance(authorization, dict):
+                continue
             types = authorization.get("types") or []
             if not types or message_type in types:
                 delegates.add(str(authorization.get("address", "")).lower())
         return delegates
+
+    async def aggregate(self, owner: str, key: str) -> dict[str, Any]:
+        """The owner's aggregate `key`; empty when it has none or the CCN does not answer
+        (what it grants is then not granted)."""
+        try:
+            response = await self._client.get(AGGREGATES_PATH.format(owner), params={"keys": key})
+            found = response.json().get("data", {}).get(key, {})
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    async def status(self, item_hash: str) -> str | None:
+        """The message's status on the CCN (`processed`, `forgotten`...); None when the CCN
+        does not know it or does not answer, which proves nothing."""
+        try:
+            response = await self._client.get(STATUS_PATH.format(item_hash))
+            status = response.json().get("status") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return str(status) if status is not None else None
 
     async def _store(self, ref: str, owner: str, use_latest: bool) -> dict[str, Any]:
         if use_latest:

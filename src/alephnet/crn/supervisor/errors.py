@@ -2,7 +2,10 @@
 
 SupervisorError (500)
 ├── ProgramNotFound (404)        no such message on the CCN
-├── NotAProgram (400)            the hash names another kind of message
+├── NotAProgram (400)            the hash names another kind of message (or an invalid one)
+├── NotAnInstance (400)          the same, where an INSTANCE is expected
+├── InstancesUnsupported (400)   an instance, on a node whose executor cannot boot one
+├── Forgotten (410)              the VM's message was forgotten: its VM stopped, its disk erased
 ├── ResourceUnavailable (400)    code, runtime or a volume could not be downloaded
 ├── InsufficientCapacity (503)   the node's memory or vCPUs are promised already
 ├── Draining (503)               the node is shutting down
@@ -27,6 +30,18 @@ class ProgramNotFound(SupervisorError):
 
 class NotAProgram(SupervisorError):
     status = 400
+
+
+class NotAnInstance(SupervisorError):
+    status = 400
+
+
+class InstancesUnsupported(SupervisorError):
+    status = 400
+
+
+class Forgotten(SupervisorError):
+    status = 410
 
 
 class ResourceUnavailable(SupervisorError):

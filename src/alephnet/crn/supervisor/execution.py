@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from alephnet.crn.executors.base import Execution, Resources
 from alephnet.crn.supervisor.guest_api import GuestApiProxy
@@ -74,6 +75,11 @@ class ProgramExecution:
     def vm_type(self) -> str:
         """The reference's names: on-demand programs are `microvm`s whatever runs them."""
         return "persistent_program" if self.persistent else "microvm"
+
+    @property
+    def mapped_ports(self) -> dict[str, dict[str, Any]]:
+        """Programs are reached through the CRN's HTTP front, never on ports of their own."""
+        return {}
 
     def attach(self, execution: Execution) -> None:
         self._execution = execution

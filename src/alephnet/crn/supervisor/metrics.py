@@ -15,6 +15,9 @@ class CrnMetrics:
         self.executions = Gauge(
             "alephnet_crn_executions", "Programs running now", registry=self.registry
         )
+        self.instances = Gauge(
+            "alephnet_crn_instances", "Instances (whole VMs) running now", registry=self.registry
+        )
         self.cold_starts = Counter(
             "alephnet_crn_cold_starts", "Executions started", registry=self.registry
         )
@@ -33,10 +36,14 @@ class CrnMetrics:
         )
         self.failures = Counter(
             "alephnet_crn_failures",
-            "Program failures by kind (prepare, start, crash, timeout, exception, gone)",
+            "Failures by kind (prepare, start, crash, timeout, exception, gone; "
+            "instance_start, instance_crash)",
             ["kind"],
             registry=self.registry,
         )
 
     def count_executions_with(self, running: Callable[[], int]) -> None:
         self.executions.set_function(running)
+
+    def count_instances_with(self, running: Callable[[], int]) -> None:
+        self.instances.set_function(running)

@@ -16,6 +16,8 @@ import httpx
 from alephnet.crn.settings import CrnSettings
 from alephnet.crn.supervisor.ccn_source import CcnSource
 from alephnet.crn.supervisor.executors import ExecutorSetup
+from alephnet.crn.supervisor.instance_spec import InstancePreparer
+from alephnet.crn.supervisor.instances import InstanceManager
 from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.node_key import load_or_create_node_key
 from alephnet.crn.supervisor.pool import ExecutionPool
@@ -36,6 +38,7 @@ class CrnNode:
     account: Account
     source: CcnSource
     pool: ExecutionPool
+    instances: InstanceManager
     metrics: CrnMetrics
     runtime: RuntimePublisher
     self_check: SelfCheck
@@ -68,13 +71,23 @@ async def running_node(
         source = CcnSource(http, settings.cache_dir)
         preparer = ProgramPreparer(source, settings, setup.needs_runtime)
         pool = ExecutionPool(setup.executor, preparer.prepare, settings, metrics)
+        instances = InstanceManager(
+            setup.executor,
+            InstancePreparer(source, settings).prepare,
+            source,
+            pool,
+            settings,
+            metrics,
+        )
         pool.resume_allocations()
+        instances.resume()
         runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
         node = CrnNode(
             settings=settings,
             account=account,
             source=source,
             pool=pool,
+            instances=instances,
             metrics=metrics,
             runtime=runtime,
             self_check=SelfCheck(
@@ -85,7 +98,8 @@ async def running_node(
         )
         logger.info("CRN node address %s, executor %s", account.address, settings.executor)
         background: list[asyncio.Future[object]] = [
-            asyncio.ensure_future(runtime.publish_until_done(setup.runtime_file()))
+            asyncio.ensure_future(runtime.publish_until_done(setup.runtime_file())),
+            asyncio.ensure_future(instances.check_forgotten()),
         ]
         if setup.prestart is not None:
             background.append(asyncio.ensure_future(setup.prestart()))
@@ -96,7 +110,7 @@ async def running_node(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await pool.close()
+            await asyncio.gather(instances.close(), pool.close())
             if setup.close is not None:
                 await setup.close()
 

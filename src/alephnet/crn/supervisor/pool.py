@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import shutil
 import time
 from collections import OrderedDict, defaultdict
@@ -33,6 +31,7 @@ from alephnet.crn.executors.base import (
     VolumeKind,
 )
 from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.allocation_file import AllocationFile
 from alephnet.crn.supervisor.capacity import Capacity, Usage, check_admission
 from alephnet.crn.supervisor.errors import (
     Draining,
@@ -41,15 +40,15 @@ from alephnet.crn.supervisor.errors import (
     TooBusy,
 )
 from alephnet.crn.supervisor.execution import ProgramExecution
-from alephnet.crn.supervisor.logs import ProgramLog
+from alephnet.crn.supervisor.logs import LogEntry, ProgramLog
 from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.program_spec import PreparedProgram
+from alephnet.crn.supervisor.restarts import Restarts
 
 logger = logging.getLogger(__name__)
 
 Preparer = Callable[[str], Awaitable[PreparedProgram]]
 HISTORY_SIZE = 100
-RESTART_BASE_SECONDS = 1.0
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -75,11 +74,16 @@ class ExecutionPool:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._logs: dict[str, ProgramLog] = {}
         self._allocated: set[str] = set()
-        self._allocations_file = settings.data_dir / "allocations.json"
-        self._quick_crashes: defaultdict[str, int] = defaultdict(int)
+        self._allocations_file = AllocationFile(settings.data_dir / "allocations.json")
         self._background: set[asyncio.Task[None]] = set()
-        self._restarts: dict[str, asyncio.Task[None]] = {}
+        self._restarts = Restarts(
+            self.start,
+            lambda vm_hash: vm_hash in self._allocated and not self._draining,
+            settings.restart_backoff_max,
+            "persistent program",
+        )
         self._draining = False
+        self._usage_elsewhere: list[Callable[[], Usage]] = []
         metrics.count_executions_with(self.running_count)
 
     # --- queries ----------------------------------------------------------------------
@@ -88,9 +92,16 @@ class ExecutionPool:
         return sum(1 for record in self.executions.values() if record.running)
 
     def usage(self) -> Usage:
-        return Usage.of(
+        """What the node's programs, and whatever else shares its capacity (instances),
+        hold now."""
+        programs = Usage.of(
             record.resources for record in self.executions.values() if record.resources is not None
         )
+        return sum((held() for held in self._usage_elsewhere), programs)
+
+    def share_capacity(self, held: Callable[[], Usage]) -> None:
+        """Count what `held` reports against the same capacity (the instances do)."""
+        self._usage_elsewhere.append(held)
 
     @property
     def capacity(self) -> Capacity:
@@ -204,6 +215,10 @@ class ExecutionPool:
         await self._stop(record, grace_seconds)
         return True
 
+    def journal(self, vm_hash: str) -> list[LogEntry]:
+        """The program's latest LOG lines (of its current or past executions)."""
+        return self.log_of(vm_hash).entries()
+
     async def erase(self, vm_hash: str) -> None:
         """Stop the program and delete its persistent volumes."""
         await self.stop(vm_hash)
@@ -216,8 +231,7 @@ class ExecutionPool:
     async def close(self) -> None:
         """Refuse new work, stop every guest and wait until each is gone."""
         self._draining = True
-        for task in self._restarts.values():
-            task.cancel()
+        self._restarts.cancel_all()
         records = [record for record in self.executions.values() if record.started]
         await asyncio.gather(*(self._stop(record) for record in records), return_exceptions=True)
         for task in list(self._background):
@@ -267,11 +281,7 @@ class ExecutionPool:
         record.log.append("stderr", f"the program ended by itself ({reason})")
         logger.warning("program %s ended by itself: %s", record.vm_hash, reason)
         if record.vm_hash in self._allocated and not self._draining:
-            lived = time.monotonic() - started
-            crashes = self._quick_crashes[record.vm_hash]
-            crashes = 0 if lived > self._settings.restart_backoff_max else crashes + 1
-            self._quick_crashes[record.vm_hash] = crashes
-            self._schedule_restart(record.vm_hash, RESTART_BASE_SECONDS * 2 ** (crashes - 1))
+            self._restarts.after_crash(record.vm_hash, time.monotonic() - started)
 
     def _remember(self, record: ProgramExecution) -> None:
         self.history[record.vm_hash] = record
@@ -287,11 +297,11 @@ class ExecutionPool:
         result = AllocationResult()
         for vm_hash in self._allocated - set(wanted):
             self._allocated.discard(vm_hash)
-            self._cancel_restart(vm_hash)
+            self._restarts.cancel(vm_hash)
             if await self.stop(vm_hash):
                 result.stopped.append(vm_hash)
         self._allocated.update(wanted)
-        self._save_allocations()
+        self._allocations_file.save(self._allocated)
         for vm_hash in wanted:
             try:
                 record = await self.start(vm_hash)
@@ -307,47 +317,9 @@ class ExecutionPool:
     def resume_allocations(self) -> None:
         """Start again, in the background, the persistent programs allocated before the CRN
         last stopped (as the reference reloads its persistent VMs at start)."""
-        for vm_hash in self._saved_allocations():
+        for vm_hash in self._allocations_file.load():
             self._allocated.add(vm_hash)
-            self._schedule_restart(vm_hash, 0.0)
-
-    def _saved_allocations(self) -> list[str]:
-        try:
-            saved = json.loads(self._allocations_file.read_text())
-        except (OSError, ValueError):
-            return []
-        return [str(vm_hash) for vm_hash in saved] if isinstance(saved, list) else []
-
-    def _save_allocations(self) -> None:
-        """Written to a temporary file, then renamed: a crash never leaves half a list."""
-        self._allocations_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._allocations_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(sorted(self._allocated)) + "\n")
-        os.replace(temporary, self._allocations_file)
-
-    def _schedule_restart(self, vm_hash: str, delay: float) -> None:
-        self._cancel_restart(vm_hash)
-        task = asyncio.create_task(self._restart(vm_hash, delay), name=f"restart-{vm_hash}")
-        self._restarts[vm_hash] = task
-
-    async def _restart(self, vm_hash: str, delay: float) -> None:
-        while vm_hash in self._allocated and not self._draining:
-            await asyncio.sleep(delay)
-            try:
-                await self.start(vm_hash)
-            except SupervisorError as error:
-                logger.warning("restarting persistent program %s failed: %s", vm_hash, error)
-                delay = min(
-                    max(delay, RESTART_BASE_SECONDS) * 2, self._settings.restart_backoff_max
-                )
-                continue
-            logger.info("persistent program %s restarted", vm_hash)
-            return
-
-    def _cancel_restart(self, vm_hash: str) -> None:
-        task = self._restarts.pop(vm_hash, None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+            self._restarts.schedule(vm_hash, 0.0)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coroutine)

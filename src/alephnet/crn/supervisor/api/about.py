@@ -8,18 +8,35 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from alephnet import __version__
 from alephnet.crn.supervisor.api.deps import NodeDep
-from alephnet.crn.supervisor.execution import ProgramExecution
+from alephnet.crn.supervisor.execution import Timeline
+from alephnet.crn.supervisor.node import CrnNode
 
 router = APIRouter(tags=["about"])
 
 KIB = 1024
+
+
+class Listed(Protocol):
+    """A program's or an instance's execution, as the lists show it."""
+
+    @property
+    def times(self) -> Timeline: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def vm_type(self) -> str: ...
+
+    @property
+    def mapped_ports(self) -> dict[str, dict[str, Any]]: ...
 
 
 @router.get("/")
@@ -85,19 +102,25 @@ async def executions_list(node: NodeDep) -> dict[str, Any]:
             "vm_type": record.vm_type,
             "awaiting_confidential_init": False,
         }
-        for vm_hash, record in node.pool.executions.items()
+        for vm_hash, record in _listed(node).items()
         if record.running
     }
 
 
 @router.get("/v2/about/executions/list")
 async def executions_list_v2(node: NodeDep) -> dict[str, Any]:
-    """Running executions and the latest stopped ones, with their lifecycle timestamps."""
-    listed = {**node.pool.history, **node.pool.executions}
-    return {vm_hash: _v2_entry(record) for vm_hash, record in listed.items()}
+    """Running executions and the latest stopped ones, with their lifecycle timestamps; an
+    instance's `mapped_ports` say where its SSH port (22) is reached on the CRN's host."""
+    return {vm_hash: _v2_entry(record) for vm_hash, record in _listed(node).items()}
 
 
-def _v2_entry(record: ProgramExecution) -> dict[str, Any]:
+def _listed(node: CrnNode) -> dict[str, Listed]:
+    """Programs and instances, the latest stopped first, the running ones last (they win)."""
+    pool, instances = node.pool, node.instances
+    return {**pool.history, **instances.history, **pool.executions, **instances.instances}
+
+
+def _v2_entry(record: Listed) -> dict[str, Any]:
     return {
         "networking": {
             "ipv4_network": None,
@@ -105,7 +128,7 @@ def _v2_entry(record: ProgramExecution) -> dict[str, Any]:
             "ipv6_network": None,
             "ipv6_ip": None,
             "ipv4_ip": None,
-            "mapped_ports": {},
+            "mapped_ports": record.mapped_ports,
         },
         "status": record.times.as_json(),
         "running": record.running,

@@ -41,7 +41,7 @@ async def config(node: NodeDep) -> dict[str, Any]:
             "PAYMENT_MONITOR_INTERVAL": None,
         },
         "computing": {
-            "ENABLE_QEMU_SUPPORT": settings.executor == "microvm",
+            "ENABLE_QEMU_SUPPORT": node.instances.supported,
             "INSTANCE_DEFAULT_HYPERVISOR": "qemu",
             "ENABLE_CONFIDENTIAL_COMPUTING": False,
             "ENABLE_GPU_SUPPORT": False,

@@ -1,0 +1,140 @@
+"""An INSTANCE message turned into what the micro-VM executor boots: an `InstanceSpec`.
+
+- The parent image (`rootfs.parent`, `use_latest` followed) is downloaded like any STORE'd
+  file; the VM's own disk is `data_dir/volumes/<vm_hash>/rootfs.ext4`, beside its persistent
+  volumes, so that erasing the VM removes both.
+- Its SSH port (22), and the TCP ports of the owner's `port-forwarding` aggregate entry for it
+  (reference §2.3), are forwarded from free ports of the host's 127.0.0.1. An instance keeps
+  the host ports it was given while the CRN runs, so a reboot does not move them.
+- What this node cannot run is refused before anything starts (`NotAnInstance`, a 400):
+  confidential VMs, GPUs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from alephnet.crn.executors.base import InstanceSpec, Resources
+from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.ccn_source import CcnSource
+from alephnet.crn.supervisor.errors import NotAnInstance
+from alephnet.crn.supervisor.routing import base32_label
+from alephnet.crn.supervisor.vm_message import VolumePreparer, resources_of, vm_content
+from alephnet.protocol.content import InstanceContent
+
+SSH_PORT = 22
+ROOTFS_NAME = "rootfs.ext4"
+MAX_FORWARDED_PORTS = 32
+PORT_FORWARDING_KEY = "port-forwarding"
+_NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
+HOSTNAME_LENGTH = 63
+
+
+@dataclass(frozen=True)
+class PreparedInstance:
+    vm_hash: str
+    owner: str
+    content: InstanceContent
+    spec: InstanceSpec
+    # What admission reserves (the message's vCPUs and memory).
+    resources: Resources
+
+
+class InstancePreparer:
+    """Fetches an instance's message and parent image and builds its spec."""
+
+    def __init__(self, source: CcnSource, settings: CrnSettings) -> None:
+        self._source = source
+        self._settings = settings
+        self._volumes = VolumePreparer(source, settings.volumes_dir)
+        self._host_ports: dict[str, dict[int, int]] = {}
+
+    async def prepare(self, vm_hash: str) -> PreparedInstance:
+        content = instance_content(vm_hash, await self._source.message(vm_hash))
+        owner, parent = content.address, content.rootfs.parent
+        parent_image, volumes, guest_ports = await asyncio.gather(
+            self._source.store_file(parent.ref, owner, parent.use_latest),
+            self._volumes.volumes(vm_hash, content.volumes, owner),
+            self._guest_ports(vm_hash, owner),
+        )
+        spec = InstanceSpec(
+            vm_hash=vm_hash,
+            vcpus=content.resources.vcpus,
+            memory_mib=content.resources.memory,
+            parent_image=parent_image,
+            disk_path=self._settings.volumes_dir / vm_hash / ROOTFS_NAME,
+            size_mib=content.rootfs.size_mib,
+            authorized_keys=tuple(content.authorized_keys or ()),
+            hostname=instance_hostname(vm_hash, content.metadata),
+            forwarded_ports=self._forward(vm_hash, guest_ports),
+            internet=content.environment.internet,
+            volumes=volumes,
+            work_dir=self._settings.executions_dir / vm_hash,
+        )
+        return PreparedInstance(vm_hash, owner, content, spec, resources_of(content))
+
+    async def _guest_ports(self, vm_hash: str, owner: str) -> list[int]:
+        """22, then the TCP ports the owner asks for this VM in `port-forwarding`."""
+        entry = (await self._source.aggregate(owner, PORT_FORWARDING_KEY)).get(vm_hash)
+        asked = entry.get("ports") if isinstance(entry, dict) else None
+        ports = [SSH_PORT]
+        for port, protocols in (asked if isinstance(asked, dict) else {}).items():
+            if _is_tcp_port(port, protocols) and int(port) not in ports:
+                ports.append(int(port))
+        return ports[:MAX_FORWARDED_PORTS]
+
+    def _forward(self, vm_hash: str, guest_ports: list[int]) -> dict[int, int]:
+        """Host ports for the guest ports: the ones given before when still free, else new."""
+        before = self._host_ports.get(vm_hash, {})
+        forwarded = {
+            port: before[port] if port in before and _is_free(before[port]) else _free_port()
+            for port in guest_ports
+        }
+        self._host_ports[vm_hash] = forwarded
+        return forwarded
+
+
+def instance_content(vm_hash: str, message: dict[str, Any]) -> InstanceContent:
+    content = vm_content(vm_hash, message, InstanceContent, NotAnInstance)
+    if content.environment.trusted_execution is not None:
+        raise NotAnInstance(f"{vm_hash} is a confidential instance: this node runs none")
+    if content.requirements is not None and content.requirements.gpu:
+        raise NotAnInstance(f"{vm_hash} asks for a GPU: this node has none")
+    return content
+
+
+def instance_hostname(vm_hash: str, metadata: dict[str, Any] | None) -> str:
+    """The `name` of the metadata made a valid host name, else the hash's base32 label (the
+    reference's host name for VMs)."""
+    name = (metadata or {}).get("name")
+    cleaned = _NOT_IN_HOSTNAME.sub("-", str(name).lower()).strip("-") if name else ""
+    return cleaned[:HOSTNAME_LENGTH].rstrip("-") or base32_label(vm_hash)
+
+
+def _is_tcp_port(port: Any, protocols: Any) -> bool:
+    return (
+        str(port).isdigit()
+        and 0 < int(port) < 65536
+        and isinstance(protocols, dict)
+        and protocols.get("tcp") is True
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
