@@ -24,6 +24,8 @@ class CrnApp:
     executor: FakeExecutor
     ccn: FakeCcn
     node: CrnNode
+    # The app with its lifespan's state (for clients of its own, e.g. the SDK's `CrnClient`).
+    app: Any
 
 
 @asynccontextmanager
@@ -50,4 +52,4 @@ async def crn_app(
         ) as client,
     ):
         node: CrnNode = manager._state["node"]
-        yield CrnApp(client, executor, ccn, node)
+        yield CrnApp(client, executor, ccn, node, manager.app)

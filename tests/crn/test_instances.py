@@ -11,9 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from alephnet.crn.supervisor.routing import base32_label
 from alephnet.protocol.chains.evm import EvmSigner
 from alephnet.protocol.crn_auth import OperatorSession, sign_allocation_request
+from alephnet.sdk import CrnClient, ResponseError
 from tests.crn.crn_app import CrnApp, crn_app
 from tests.crn.supervisor_doubles import (
     CODE_REF,
@@ -126,7 +129,7 @@ async def test_notify_refuses_what_cannot_run_as_an_instance(tmp_path: Path) -> 
 
         program = await crn.client.post(NOTIFY, json={"instance": PROGRAM})
         assert program.status_code == 400
-        assert "is a PROGRAM message, not a INSTANCE" in program.json()["error"]
+        assert "is a PROGRAM message, not an INSTANCE" in program.json()["error"]
         assert program.json()["failing"] == [PROGRAM]
         missing = await crn.client.post(NOTIFY, json={"instance": INSTANCE})
         assert missing.status_code == 400
@@ -310,3 +313,20 @@ async def test_a_forgotten_instance_is_stopped_and_its_disk_erased(tmp_path: Pat
         crn.ccn.forget(OTHER)  # nobody asks: the periodic check finds out
         await wait_until(lambda: not (crn.node.settings.volumes_dir / OTHER).exists())
         assert executor.running_instances == []
+
+
+async def test_the_sdk_notifies_the_crn_and_reads_the_ssh_port(tmp_path: Path) -> None:
+    async with crn_app(tmp_path, executor=FakeVmExecutor()) as crn:
+        crn.ccn.add_store(ROOTFS_REF, IMAGE)
+        crn.ccn.add_instance(INSTANCE)
+        crn.ccn.add_store(CODE_REF, b"code")
+        crn.ccn.add_program(PROGRAM)
+        async with CrnClient.for_app(crn.app) as client:
+            await client.notify(INSTANCE)
+            await wait_ready(crn, INSTANCE)
+            execution = await client.execution(INSTANCE)
+            assert execution.vm_type == "instance"
+            assert await ssh_banner(execution.networking.mapped_ports["22"].host) == SSH_BANNER
+            with pytest.raises(ResponseError, match="not an INSTANCE") as refused:
+                await client.notify(PROGRAM)
+            assert refused.value.status_code == 400

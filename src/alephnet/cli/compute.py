@@ -36,6 +36,7 @@ CrnUrlOption = Annotated[
     str,
     typer.Option(
         "--crn-url",
+        "--crn",
         envvar="ALEPHNET_CRN_URL",
         help="The compute node (CRN) that runs it (`alephnet crn run` starts one here).",
     ),

@@ -63,11 +63,21 @@ def create(
         list[str] | None, typer.Option("--env", help="An environment variable, KEY=VALUE.")
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name to find it by.")] = None,
+    crn_url: Annotated[
+        str | None,
+        typer.Option(
+            "--crn",
+            "--crn-url",
+            help="A CRN (micro-VM executor) to boot it on once published: "
+            "its /control/allocation/notify is called.",
+        ),
+    ] = None,
     channel: ChannelOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Publish an INSTANCE message: a VM booted from a copy of the image, paid by holding."""
+    """Publish an INSTANCE message: a VM booted from a copy of the image, paid by holding.
+    With --crn, that CRN boots it, and the command says how to log in."""
     keys = _public_keys(ssh_keys)
     variables = parse_env(env)
     published = cli_context(ctx).write(
@@ -83,6 +93,33 @@ def create(
         )
     )
     output.print_published(published, as_json, quiet)
+    if crn_url is not None:
+        _boot(ctx, published.item_hash, crn_url, quiet or as_json)
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    item_hash: HashArgument,
+    crn_url: CrnUrlOption = DEFAULT_CRN_URL,
+    quiet: QuietOption = False,
+) -> None:
+    """Boot a published instance on the CRN (its notify call, open to anyone as on Aleph);
+    it then runs there until its owner stops it."""
+    _boot(ctx, item_hash, crn_url, quiet)
+
+
+def _boot(ctx: typer.Context, item_hash: str, crn_url: str, quiet: bool) -> None:
+    on_crn(ctx, crn_url, lambda client: client.notify(item_hash))
+    if not quiet:
+        output.console.print(
+            f"booting on {crn_url}; once up (`alephnet instance logs {item_hash} --crn "
+            f"{crn_url}` shows its console), log in with: "
+            f"alephnet instance ssh {item_hash} --crn {crn_url}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _public_keys(given: list[str] | None) -> list[str]:

@@ -4,6 +4,7 @@ Three kinds of calls, as the reference CRN serves them:
 - calling a program: any method on `/vm/{hash}/{path}`; the answer is the program's own, so it
   is returned as is, whatever its status;
 - reading what runs and how the node is set up: `/v2/about/executions/list`, `/status/config`;
+- starting an instance there: `/control/allocation/notify` (public, as in the reference);
 - owner operations on a VM (`/control/machine/{hash}/logs|stop|reboot|erase`): signed by the
   account that owns the VM, through an operator session (`alephnet.protocol.crn_auth`): the
   wallet signs an ephemeral key once per client, the key signs each call. The signatures name
@@ -37,6 +38,7 @@ DEFAULT_CRN_TIMEOUT_SECONDS = 120.0
 """A first call boots a VM: seconds under KVM, tens of seconds under emulation (TCG)."""
 EXECUTIONS_PATH = "/v2/about/executions/list"
 CONFIG_PATH = "/status/config"
+NOTIFY_PATH = "/control/allocation/notify"
 
 Clock = Callable[[], float]
 
@@ -111,6 +113,13 @@ class CrnClient(TransportOwner):
         if found is None:
             raise NotFound(f"the CRN at {self.crn_url} runs no VM {vm_hash}")
         return found
+
+    async def notify(self, instance_hash: str) -> None:
+        """Ask the CRN to boot the INSTANCE `instance_hash` (published on its CCN) and keep
+        it running; returns once the VM is started (its SSH port answers a little later)."""
+        check_status(
+            await self.transport.request("POST", NOTIFY_PATH, json={"instance": instance_hash})
+        )
 
     # --- owner operations --------------------------------------------------------------
 

@@ -45,7 +45,8 @@ def vm_content(
     (a 400) when the message is of another type or its content is not valid."""
     kind = next(name for name, known in VM_MODELS.items() if known is model)
     if message.get("type") != kind:
-        raise wrong_kind(f"{vm_hash} is a {message.get('type')} message, not a {kind}")
+        article = "an" if kind == "INSTANCE" else "a"
+        raise wrong_kind(f"{vm_hash} is a {message.get('type')} message, not {article} {kind}")
     try:
         return model.model_validate(message.get("content"))
     except ValidationError as error:
