@@ -25,11 +25,18 @@ def persistent_image(folder: Path, size_mib: int | None, content: Path | None = 
     return image
 
 
-def make_ext4(image: Path, size_mib: int, journal: bool, content: Path | None = None) -> None:
+def make_ext4(
+    image: Path,
+    size_mib: int,
+    journal: bool,
+    content: Path | None = None,
+    options: tuple[str, ...] = (),
+) -> None:
     """A sparse file formatted ext4: it takes host disk space only as the guest writes.
 
-    `content` (a folder) is copied in by mkfs itself (`-d`), owners and modes kept. Made
-    under a temporary name, so a crash never leaves a half-formatted persistent volume.
+    `content` (a folder) is copied in by mkfs itself (`-d`), owners and modes kept; `options`
+    go to mkfs as they are. Made under a temporary name, so a crash never leaves a
+    half-formatted persistent volume.
     """
     partial = image.with_suffix(".partial")
     with partial.open("wb") as file:
@@ -37,7 +44,11 @@ def make_ext4(image: Path, size_mib: int, journal: bool, content: Path | None = 
     features = [] if journal else ["-O", "^has_journal"]
     populate = ["-d", str(content)] if content is not None else []
     result = subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", *features, *populate, str(partial)],
+        [
+            *("mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0"),
+            *(features + populate + list(options)),
+            str(partial),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from alephnet.crn.executors.microvm.images import BootImages, cache_dir
+from alephnet.crn.executors.microvm.images import BootFiles, cache_dir
 from alephnet.crn.executors.microvm.qemu import probe_command
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ PROBE_SECONDS = 15.0
 PROBE_SUCCESS = "alephnet-init: probe ok"
 
 
-async def usable_accelerator(images: BootImages) -> str:
+async def usable_accelerator(images: BootFiles) -> str:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "tcg"
     record = cache_dir() / f"accelerator-{images.kernel.name}.json"
@@ -39,7 +39,7 @@ async def usable_accelerator(images: BootImages) -> str:
     return accelerator
 
 
-async def kvm_boots(images: BootImages, seconds: float = PROBE_SECONDS) -> bool:
+async def kvm_boots(images: BootFiles, seconds: float = PROBE_SECONDS) -> bool:
     with tempfile.TemporaryDirectory() as folder:
         console = Path(folder) / "console.log"
         process = await asyncio.create_subprocess_exec(

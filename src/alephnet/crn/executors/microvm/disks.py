@@ -50,12 +50,18 @@ def program_disks(spec: ExecutionSpec) -> ProgramDisks:
         disks.append(code)
         volumes.append(GuestVolume(CODE_MOUNT, code.guest_device, True, "squashfs"))
         code_mount = CODE_MOUNT
-    for index, volume in enumerate(spec.volumes):
-        disk = _volume_disk(f"volume{index}", volume, spec.work_dir)
+    for volume, disk in zip(spec.volumes, volume_disks(spec.volumes, spec.work_dir), strict=True):
         disks.append(disk)
         filesystem = "squashfs" if volume.kind is VolumeKind.IMMUTABLE else "ext4"
         volumes.append(GuestVolume(volume.mount, disk.guest_device, disk.read_only, filesystem))
     return ProgramDisks(disks, volumes, code_mount)
+
+
+def volume_disks(volumes: tuple[VolumeSpec, ...], work_dir: Path) -> list[Disk]:
+    """The volumes' image files (ext4 ones formatted here), with serials `volume0`, ..."""
+    return [
+        _volume_disk(f"volume{index}", volume, work_dir) for index, volume in enumerate(volumes)
+    ]
 
 
 def _volume_disk(serial: str, volume: VolumeSpec, work_dir: Path) -> Disk:

@@ -15,21 +15,28 @@ console tells that apart from a crash.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason
+from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason, InstanceSpec
 from alephnet.crn.executors.guest_configuration import guest_configuration
 from alephnet.crn.executors.guest_link import GuestError, GuestFailure, GuestLink
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
 from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
 from alephnet.crn.executors.microvm.images import BootImages, boot_images
+from alephnet.crn.executors.microvm.instance import MicroVMInstance, start_instance
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
+from alephnet.crn.executors.microvm.qemu_process import (
+    exited_within,
+    kill,
+    qemu_and_console,
+    remove_private_sockets,
+    spawn,
+    tail,
+    vm_files,
+)
 from alephnet.crn.executors.microvm.qmp import QmpError, qmp_quit
 from alephnet.crn.executors.microvm.snapshot import (
     incoming_arguments,
@@ -50,8 +57,6 @@ OOM_MARKERS = (
     "oom-kill:",
     "alephnet-init: out of memory",  # the init's own watch over the program's cgroup
 )
-# A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
-MAX_SOCKET_PATH = 100
 
 
 @dataclass(frozen=True)
@@ -105,29 +110,26 @@ class MicroVMExecution:
         if self._process.returncode is None:
             deadline = time.monotonic() + grace_seconds
             if await self._link.halt(grace_seconds):
-                await self._exited_within(deadline - time.monotonic())
+                await exited_within(self._process, deadline - time.monotonic())
             if self._process.returncode is None and await qmp_quit(self._files.qmp):
-                await self._exited_within(2.0)
-            await _kill(self._process)
+                await exited_within(self._process, 2.0)
+            await kill(self._process)
         await self.wait()
 
-    async def _exited_within(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._process.wait(), max(seconds, 0.1))
-
     def _ended_why(self) -> ExitReason:
-        console = _tail(self._files.console, 64 * 1024)
+        console = tail(self._files.console, 64 * 1024)
         if any(marker in console for marker in OOM_MARKERS):
             return ExitReason.OUT_OF_MEMORY
         return ExitReason.STOPPED if self._stop_requested else ExitReason.EXITED
 
     async def _release(self) -> None:
         await self._link.close()
-        _remove_private_sockets(self._files)
+        remove_private_sockets(self._files)
 
 
 class MicroVMExecutor:
-    """Programs in QEMU micro-VMs: strong isolation, seconds of cold start under TCG.
+    """Programs (and instances) in QEMU micro-VMs: strong isolation, seconds of cold start
+    under TCG.
 
     `accelerator` forces "kvm" or "tcg"; None probes KVM once (see `accelerator`).
     `snapshots` restores VMs without program disks from a saved booted VM (see `snapshot`)."""
@@ -165,11 +167,11 @@ class MicroVMExecutor:
     async def _launch(
         self, launch: _Launch, snapshot: Path | None, restore: bool
     ) -> MicroVMExecution:
-        files = _vm_files(launch.spec.work_dir)
+        files = vm_files(launch.spec.work_dir)
         command = qemu_command(launch.images, launch.shape, launch.disks.disks, files)
         if snapshot is not None and restore:
             command += incoming_arguments(snapshot)
-        process = await _spawn(command, launch.spec.work_dir / "qemu.log")
+        process = await spawn(command, launch.spec.work_dir / "qemu.log")
         link: GuestLink | None = None
         configuring = False
         try:
@@ -183,16 +185,20 @@ class MicroVMExecutor:
             configuring = True
             await self._configure(link, launch.spec, launch.disks)
         except BaseException as error:
-            await _kill(process)
+            await kill(process)
             if link is not None:
                 await link.close()
-            _remove_private_sockets(files)
+            remove_private_sockets(files)
             if not isinstance(error, Exception):
                 raise
             if restore and not configuring:
                 raise _RestoreFailed() from error
             raise _start_failure(error, files, launch.spec.work_dir) from error
         return MicroVMExecution(process, link, files)
+
+    async def start_instance(self, spec: InstanceSpec) -> MicroVMInstance:
+        """Boot an instance VM from its own disk (see `instance`)."""
+        return await start_instance(spec, self._accelerator)
 
     async def _configure(self, link: GuestLink, spec: ExecutionSpec, disks: ProgramDisks) -> None:
         configuration = guest_configuration(spec, disks.code_mount, disks.volumes)
@@ -206,35 +212,6 @@ async def _try_saving(qmp: Path, snapshot: Path) -> None:
         await save_ready_vm(qmp, snapshot)
     except QmpError as error:
         logger.warning("saving the booted micro-VM failed (%s): the next start boots", error)
-
-
-def _vm_files(work_dir: Path) -> VmFiles:
-    sockets = work_dir.resolve()
-    private = None
-    if len(str(sockets / "channel.sock")) > MAX_SOCKET_PATH:
-        sockets = private = Path(tempfile.mkdtemp(prefix="alephnet-vm-"))
-    return VmFiles(
-        sockets / "channel.sock", sockets / "qmp.sock", work_dir / "console.log", private
-    )
-
-
-def _remove_private_sockets(files: VmFiles) -> None:
-    if files.private_dir is not None:
-        shutil.rmtree(files.private_dir, ignore_errors=True)
-
-
-async def _kill(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-    await process.wait()
-
-
-async def _spawn(command: list[str], log: Path) -> asyncio.subprocess.Process:
-    logger.debug("starting %s", " ".join(command))
-    with log.open("wb") as output:
-        return await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
-        )
 
 
 async def _connect(process: asyncio.subprocess.Process, socket: Path) -> GuestLink:
@@ -261,15 +238,4 @@ def _start_failure(error: Exception, files: VmFiles, work_dir: Path) -> Executor
         GuestError: "the micro-VM ended during boot",
     }
     reason = next((text for kind, text in what.items() if isinstance(error, kind)), str(error))
-    qemu_output = _tail(work_dir / "qemu.log", 2000).strip()
-    console = _tail(files.console, 3000).strip()
-    return ExecutorError(f"{reason}\nQEMU: {qemu_output}\nconsole:\n{console}")
-
-
-def _tail(path: Path, size: int) -> str:
-    try:
-        with path.open("rb") as file:
-            file.seek(max(0, path.stat().st_size - size))
-            return file.read().decode(errors="replace")
-    except OSError:
-        return ""
+    return ExecutorError(f"{reason}\n{qemu_and_console(work_dir, files)}")

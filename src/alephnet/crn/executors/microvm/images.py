@@ -50,6 +50,9 @@ KERNEL_MODULES = (
     "crc32c_generic",
     "ext4",
 )
+# What only instances load: the ACPI power button (and its input events, which the image's
+# acpid reads) so that a QMP `system_powerdown` shuts the guest down cleanly.
+INSTANCE_MODULES = ("button", "evdev")
 # What the runtime rootfs does without: documentation, translations, package caches.
 TRIMMED_PATHS = (
     "usr/share/doc",
@@ -75,9 +78,15 @@ class RuntimeImageMissing(ExecutorError):
 
 
 @dataclass(frozen=True)
-class BootImages:
+class BootFiles:
+    """The kernel and our initramfs: all an instance VM boots besides its own disk."""
+
     kernel: Path
     initramfs: Path
+
+
+@dataclass(frozen=True)
+class BootImages(BootFiles):
     rootfs: Path
 
 
@@ -104,8 +113,14 @@ def boot_images(build: bool = False) -> BootImages:
     Without `build`, only the initramfs (local inputs, a second to build) is made if missing;
     a missing rootfs raises `RuntimeImageMissing`, since building it needs the network.
     """
+    boot = boot_files()
+    return BootImages(boot.kernel, boot.initramfs, runtime_rootfs(build=build))
+
+
+def boot_files() -> BootFiles:
+    """The kernel and initramfs, made from local files only (no network): always available."""
     kernel = guest_kernel()
-    return BootImages(unpacked_kernel(kernel), build_initramfs(kernel), runtime_rootfs(build=build))
+    return BootFiles(unpacked_kernel(kernel), build_initramfs(kernel))
 
 
 def unpacked_kernel(bzimage: Path) -> Path:
@@ -120,7 +135,7 @@ def unpacked_kernel(bzimage: Path) -> Path:
     elf = _elf_payload(bzimage.read_bytes())
     if elf is None:
         return bzimage
-    with _cache_lock():
+    with cache_lock():
         partial = target.with_suffix(".partial")
         partial.write_bytes(elf)
         partial.rename(target)
@@ -162,7 +177,7 @@ def runtime_rootfs(build: bool = False) -> Path:
             f"the micro-VM runtime image is not built ({target} is missing): run "
             "scripts/build-crn-runtime (it needs the Debian mirror, so run it at install time)"
         )
-    with _cache_lock():
+    with cache_lock():
         if not target.exists():
             _build_base(base)
             _pack_runtime(base, target)
@@ -171,12 +186,18 @@ def runtime_rootfs(build: bool = False) -> Path:
 
 def build_initramfs(kernel: Path) -> Path:
     modules_dir = Path("/lib/modules") / kernel_version(kernel)
-    modules = [modules_dir / module for module in _module_load_order(modules_dir, KERNEL_MODULES)]
+    program_modules = _module_load_order(modules_dir, KERNEL_MODULES)
+    instance_modules = [
+        module
+        for module in _module_load_order(modules_dir, KERNEL_MODULES + INSTANCE_MODULES)
+        if module not in program_modules
+    ]
+    modules = [modules_dir / module for module in program_modules + instance_modules]
     key = _hash_files([BUSYBOX, INIT_SCRIPT, *modules])
     target = cache_dir() / f"initramfs-{kernel_version(kernel)}-{key}.cpio"
     if target.exists():
         return target
-    with _cache_lock(), tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
+    with cache_lock(), tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
         root = Path(staging)
         (root / "bin").mkdir()
         shutil.copy(BUSYBOX, root / "bin" / "busybox")
@@ -186,7 +207,8 @@ def build_initramfs(kernel: Path) -> Path:
         for module in modules:
             shutil.copy(module, root / "lib" / "modules" / module.name)
         (root / "etc").mkdir()
-        (root / "etc" / "modules").write_text("\n".join(module.name for module in modules))
+        for name, listed in (("modules", program_modules), ("modules-instance", instance_modules)):
+            (root / "etc" / name).write_text("\n".join(Path(module).name for module in listed))
         _write_cpio(root, target)
     _remove_older(target, f"initramfs-{kernel_version(kernel)}-*.cpio")
     return target
@@ -264,10 +286,10 @@ def _build_base(base: Path) -> None:
         DEBIAN_MIRROR,
     ]
     try:
-        _run(command, "debootstrap (it needs the Debian mirror: is the network up?)")
+        run_step(command, "debootstrap (it needs the Debian mirror: is the network up?)")
         for trimmed in TRIMMED_PATHS:
             shutil.rmtree(partial / trimmed, ignore_errors=True)
-        _run(
+        run_step(
             [
                 "chroot",
                 str(partial),
@@ -291,7 +313,7 @@ def _pack_runtime(base: Path, target: Path) -> None:
     """Copy the base, add the guest package under /opt/alephnet, compile it, squash it."""
     with tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
         root = Path(staging) / "root"
-        _run(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base rootfs")
+        run_step(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base rootfs")
         destination = root / "opt" / "alephnet" / "alephnet"
         shutil.copytree(
             GUEST_PACKAGE,
@@ -300,13 +322,13 @@ def _pack_runtime(base: Path, target: Path) -> None:
         )
         shutil.copy(PACKAGE_ROOT / "alephnet" / "__init__.py", destination / "__init__.py")
         shutil.copy(PACKAGE_ROOT / "alephnet" / "crn" / "__init__.py", destination / "crn")
-        _run(
+        run_step(
             ["chroot", str(root), "python3", "-OO", "-m", "compileall", "-q", "/opt/alephnet"],
             "byte-compiling the guest runtime",
         )
         partial = target.with_suffix(".partial")
         partial.unlink(missing_ok=True)
-        _run(
+        run_step(
             ["mksquashfs", str(root), str(partial), "-comp", "zstd", "-noappend", "-quiet"],
             "mksquashfs of the runtime rootfs",
         )
@@ -315,15 +337,20 @@ def _pack_runtime(base: Path, target: Path) -> None:
 
 
 def _remove_older(kept: Path, pattern: str) -> None:
-    """Drop the images an input change replaced (a VM still running on one keeps it open),
-    and the saved VMs (`snapshot`), which were booted from the old ones."""
-    for old in kept.parent.glob(pattern):
-        if old != kept:
-            old.unlink(missing_ok=True)
+    """Drop the images an input change replaced, and the saved VMs (`snapshot`), which were
+    booted from the old ones."""
+    remove_replaced(kept, pattern)
     shutil.rmtree(cache_dir() / "snapshots", ignore_errors=True)
 
 
-def _run(command: list[str], what: str) -> None:
+def remove_replaced(kept: Path, pattern: str) -> None:
+    """Drop the images an input change replaced (a VM still running on one keeps it open)."""
+    for old in kept.parent.glob(pattern):
+        if old != kept:
+            old.unlink(missing_ok=True)
+
+
+def run_step(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip().splitlines()[-15:]
@@ -339,7 +366,7 @@ def _hash_files(paths: list[Path]) -> str:
 
 
 @contextlib.contextmanager
-def _cache_lock() -> Iterator[None]:
+def cache_lock() -> Iterator[None]:
     """One build at a time per cache dir (parallel test workers, a CRN and a script)."""
     cache_dir().mkdir(parents=True, exist_ok=True)
     with (cache_dir() / ".lock").open("w") as lock:
@@ -352,11 +379,15 @@ def _cache_lock() -> Iterator[None]:
 
 def main() -> None:
     """`scripts/build-crn-runtime`: build what is missing, print the image paths."""
+    # Imported here: the instance image module builds on this one.
+    from alephnet.crn.executors.microvm.instance_image import instance_rootfs
+
     images = boot_images(build=True)
     for name, path in (
         ("kernel", images.kernel),
         ("initramfs", images.initramfs),
         ("rootfs", images.rootfs),
+        ("instance rootfs", instance_rootfs(build=True)),
     ):
         print(f"{name}: {path} ({path.stat().st_size // 1024} KiB)")
 

@@ -1,10 +1,12 @@
 #!/bin/busybox sh
 # PID 1 of the micro-VM, run from our initramfs by the kernel (rdinit=/init).
 #
-# It stays PID 1 for the VM's whole life: it finds the disks by their serial numbers (no udev
-# here), mounts the runtime squashfs under a tmpfs overlay, starts the guest runtime chrooted
-# into it, and when the runtime exits it reports the exit status on the console and powers
-# off (ACPI S5), which ends QEMU. (A reboot sometimes spun in the kernel's reset fallbacks on
+# For a program it stays PID 1 for the VM's whole life: it finds the disks by their serial
+# numbers (no udev here), mounts the runtime squashfs under a tmpfs overlay, starts the guest
+# runtime chrooted into it, and when the runtime exits it reports the exit status on the
+# console and powers off (ACPI S5), which ends QEMU. For an instance (`alephnet.instance`) it
+# mounts the instance's own disk, applies the host's configuration disk and hands PID 1 over
+# to the disk's init. (A reboot sometimes spun in the kernel's reset fallbacks on
 # microvm.) Busybox, not Python: a shell starts in milliseconds under TCG, Python in most of
 # a second.
 export PATH=/bin
@@ -32,6 +34,43 @@ done
 for port in /sys/class/virtio-ports/*; do
     [ -e "$port/name" ] && ln -sf "/dev/${port##*/}" "/dev/virtio-ports/$(cat "$port/name")"
 done
+
+# QEMU user-mode networking: fixed addresses, set before the guest's own init runs (which
+# keeps them: the images we boot configure no network of their own). $1: where sysfs is.
+network_up() {
+    ip link set lo up
+    [ -e "$1/class/net/eth0" ] || return 1
+    ip addr add 10.0.2.15/24 dev eth0
+    ip link set eth0 up
+    ip route add default via 10.0.2.2
+}
+
+# An instance: its disk `rootfs` read-write, the host's `config` disk (a tar archive of files:
+# authorized_keys, hostname, resolv.conf) unpacked over it, an SSH host key made on the first
+# boot (the image ships none, so that no two instances share one), then the image's init.
+boot_instance() {
+    for module in $(cat /etc/modules-instance); do
+        insmod "/lib/modules/$module" || echo "alephnet-init: cannot load $module"
+    done
+    mount -t ext4 -o rw /dev/disk/by-id/virtio-rootfs /newroot || return 1
+    tar -x -f /dev/disk/by-id/virtio-config -C /newroot || return 1
+    network_up /sys
+    for fs in proc sys dev; do
+        mkdir -p "/newroot/$fs" && mount --move "/$fs" "/newroot/$fs"
+    done
+    host_key=/etc/ssh/ssh_host_ed25519_key
+    if [ -x /newroot/usr/bin/ssh-keygen ] && [ ! -e "/newroot$host_key" ]; then
+        chroot /newroot /usr/bin/ssh-keygen -q -t ed25519 -N "" -f "$host_key"
+    fi
+    echo "alephnet-init: starting the instance's init at $(cut -d' ' -f1 /newroot/proc/uptime)"
+    exec switch_root /newroot /sbin/init
+}
+
+if grep -q alephnet.instance /proc/cmdline; then
+    boot_instance
+    echo "alephnet-init: the instance's disk could not be booted"
+    poweroff -f
+fi
 
 mount -t squashfs -o ro /dev/disk/by-id/virtio-runtime /lower
 mount -t tmpfs -o mode=0755 tmpfs /overlay
@@ -79,12 +118,7 @@ watch_memory() {
 }
 watch_memory &
 watcher=$!
-ip link set lo up
-if [ -e /newroot/sys/class/net/eth0 ]; then
-    # QEMU user-mode networking: fixed addresses.
-    ip addr add 10.0.2.15/24 dev eth0
-    ip link set eth0 up
-    ip route add default via 10.0.2.2
+if network_up /newroot/sys; then
     echo "nameserver 10.0.2.3" > /newroot/etc/resolv.conf
 fi
 

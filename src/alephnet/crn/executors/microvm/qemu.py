@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alephnet.crn.executors.microvm.disks import Disk
-from alephnet.crn.executors.microvm.images import BootImages
+from alephnet.crn.executors.microvm.images import BootFiles, BootImages
 
 QEMU = "qemu-system-x86_64"
 CHANNEL_NAME = "alephnet"
@@ -27,6 +27,8 @@ KERNEL_COMMAND_LINE = (
     "i8042.nomux i8042.nopnp i8042.dumbkbd edd=off cryptomgr.notests"
 )
 KERNEL_HZ = 250  # CONFIG_HZ of the Debian kernel
+# Tells our init (init.sh) to boot the `rootfs` disk's own init rather than the guest runtime.
+INSTANCE_ARGUMENT = "alephnet.instance"
 
 
 def tcg_clock_arguments(tsc_khz: int | None) -> str:
@@ -83,20 +85,30 @@ def qemu_command(
 ) -> list[str]:
     runtime = Disk("runtime", images.rootfs, read_only=True)
     return [
-        QEMU,
-        *_machine(shape),
-        *("-kernel", str(images.kernel), "-initrd", str(images.initramfs)),
-        *("-append", shape.kernel_command_line),
-        *("-display", "none", "-monitor", "none", "-no-reboot"),
-        *("-serial", f"file:{_escaped(files.console)}"),
-        *("-qmp", f"unix:{_escaped(files.qmp)},server=on,wait=off"),
+        *_booted(images.kernel, images.initramfs, shape, shape.kernel_command_line, files),
         *_channel(files.channel),
         *(argument for disk in (runtime, *disks) for argument in _disk(disk)),
         *(_network() if shape.internet else []),
     ]
 
 
-def probe_command(images: BootImages, accelerator: str, console: Path) -> list[str]:
+def instance_command(
+    boot: BootFiles, shape: VmShape, disks: list[Disk], files: VmFiles, forwarded: dict[int, int]
+) -> list[str]:
+    """An instance VM: our init mounts its `rootfs` disk and hands over to the image's init.
+
+    It always has a NIC, since SSH reaches it through a forwarded port; without the internet
+    the user network is `restrict=on`: the forwarded ports still reach the guest, but nothing
+    the guest sends leaves the host. `files.channel` is not used (no guest runtime)."""
+    command_line = f"{shape.kernel_command_line} {INSTANCE_ARGUMENT}"
+    return [
+        *_booted(boot.kernel, boot.initramfs, shape, command_line, files),
+        *(argument for disk in disks for argument in _disk(disk)),
+        *_network(forwarded, restrict=not shape.internet),
+    ]
+
+
+def probe_command(images: BootFiles, accelerator: str, console: Path) -> list[str]:
     """A VM that only boots our initramfs to its first line and ends (`alephnet.probe`)."""
     shape = VmShape(accelerator, 1, MIN_MEMORY_MIB, internet=False)
     return [
@@ -106,6 +118,21 @@ def probe_command(images: BootImages, accelerator: str, console: Path) -> list[s
         *("-append", f"{shape.kernel_command_line} alephnet.probe"),
         *("-display", "none", "-monitor", "none", "-no-reboot"),
         *("-serial", f"file:{_escaped(console)}"),
+    ]
+
+
+def _booted(
+    kernel: Path, initramfs: Path, shape: VmShape, command_line: str, files: VmFiles
+) -> list[str]:
+    """What every VM has: machine, kernel and initramfs, console file, QMP socket."""
+    return [
+        QEMU,
+        *_machine(shape),
+        *("-kernel", str(kernel), "-initrd", str(initramfs)),
+        *("-append", command_line),
+        *("-display", "none", "-monitor", "none", "-no-reboot"),
+        *("-serial", f"file:{_escaped(files.console)}"),
+        *("-qmp", f"unix:{_escaped(files.qmp)},server=on,wait=off"),
     ]
 
 
@@ -137,8 +164,11 @@ def _disk(disk: Disk) -> list[str]:
     ]
 
 
-def _network() -> list[str]:
-    return ["-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0"]
+def _network(forwarded: dict[int, int] | None = None, restrict: bool = False) -> list[str]:
+    options = ["user", "id=net0", *(["restrict=on"] if restrict else [])]
+    for guest, host in (forwarded or {}).items():
+        options.append(f"hostfwd=tcp:127.0.0.1:{host}-:{guest}")
+    return ["-netdev", ",".join(options), "-device", "virtio-net-device,netdev=net0"]
 
 
 def _escaped(path: Path) -> str:

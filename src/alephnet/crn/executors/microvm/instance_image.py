@@ -1,0 +1,191 @@
+"""The base image of instances: a raw ext4 disk of Debian bookworm that boots to sshd.
+
+Built at install time next to the runtime rootfs (`scripts/build-crn-runtime`), cached as
+`instance-rootfs-<hash>.ext4` and published by the CRN as a STORE file that INSTANCE messages
+name as `rootfs.parent`. It is debootstrap minbase plus:
+- openssh-server, configured for key-only root login; no host key (each instance makes its
+  own on its first boot: see `init.sh`) and no password anywhere;
+- systemd as init: under TCG here it reaches sshd in ~15 s where sysvinit's shell scripts
+  took ~60 s (docs/crn-microvm.md "Instances"); no getty (nobody can log in on the console
+  anyway), no daily apt timers (an idle instance stays idle);
+- acpid, which powers the guest off on the ACPI power button (QMP `system_powerdown`):
+  systemd-logind would need udev to find the button;
+- iproute2, for the owner. The network itself is set by our init before the image's.
+The file system is shrunk to its content (`resize2fs -M`); each instance's copy is grown to
+its `size_mib` when it is first started (`instance_disks`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from alephnet.crn.executors.base import ExecutorError
+from alephnet.crn.executors.disk_images import make_ext4
+from alephnet.crn.executors.microvm.images import (
+    DEBIAN_MIRROR,
+    DEBIAN_SUITE,
+    cache_dir,
+    cache_lock,
+    remove_replaced,
+    run_step,
+)
+
+INSTANCE_PACKAGES = ("openssh-server", "systemd-sysv", "acpid", "iproute2")
+SSHD_CONFIG = """\
+# alephnet instances: the owner's keys, as root, and nothing else.
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostKey /etc/ssh/ssh_host_ed25519_key
+UseDNS no
+"""
+POWER_BUTTON_EVENT = """\
+# QMP system_powerdown reaches the guest as the ACPI power button.
+event=button/power.*
+action=/sbin/poweroff
+"""
+# What the image does without: docs, translations, package lists and caches (apt-get update
+# brings the lists back), the build host's resolver, the host keys of the build.
+TRIMMED_PATHS = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "etc/resolv.conf",
+)
+MASKED_UNITS = (
+    "getty@tty1.service",
+    "serial-getty@ttyS0.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+)
+MKFS_OPTIONS = ("-b", "4096")
+# mkfs needs a size before it copies the tree in; the file system is shrunk afterwards.
+SLACK_FACTOR = 1.3
+SLACK_MIB = 64
+
+
+class InstanceImageMissing(ExecutorError):
+    """The instance base image was never built on this machine (it needs the Debian mirror)."""
+
+
+def instance_rootfs(build: bool = False) -> Path:
+    """The instance base image, the file a CRN publishes for INSTANCE messages' `rootfs`."""
+    target = cache_dir() / f"instance-rootfs-{_image_key()}.ext4"
+    if target.exists():
+        return target
+    base = cache_dir() / f"instance-base-{_base_key()}"
+    if not build and not base.exists():
+        raise InstanceImageMissing(
+            f"the instance base image is not built ({target} is missing): run "
+            "scripts/build-crn-runtime (it needs the Debian mirror, so run it at install time)"
+        )
+    with cache_lock():
+        if not target.exists():
+            _debootstrap(base)
+            _pack(base, target)
+    remove_replaced(target, "instance-rootfs-*.ext4")
+    for old_base in cache_dir().glob("instance-base-*"):
+        if old_base != base:
+            shutil.rmtree(old_base, ignore_errors=True)
+    return target
+
+
+def _base_key() -> str:
+    inputs = f"{DEBIAN_SUITE} {DEBIAN_MIRROR} {INSTANCE_PACKAGES}"
+    return hashlib.sha256(inputs.encode()).hexdigest()[:16]
+
+
+def _image_key() -> str:
+    inputs = (
+        f"{_base_key()} {SSHD_CONFIG} {POWER_BUTTON_EVENT} {TRIMMED_PATHS} {MASKED_UNITS} "
+        f"{MKFS_OPTIONS}"
+    )
+    return hashlib.sha256(inputs.encode()).hexdigest()[:16]
+
+
+def _debootstrap(base: Path) -> None:
+    if base.exists():
+        return
+    partial = base.with_name(base.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(INSTANCE_PACKAGES)}",
+        DEBIAN_SUITE,
+        str(partial),
+        DEBIAN_MIRROR,
+    ]
+    try:
+        run_step(command, "debootstrap of the instance image (it needs the Debian mirror)")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    partial.rename(base)
+
+
+def _pack(base: Path, target: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
+        root = Path(staging) / "root"
+        run_step(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base")
+        _configure(root)
+        image = Path(staging) / "image.ext4"
+        # 4 KiB blocks: mkfs would pick 1 KiB ones for a disk this small, and the instances
+        # grow it to gigabytes.
+        make_ext4(image, _size_mib(root), journal=True, content=root, options=MKFS_OPTIONS)
+        shrink_to_content(image)
+        partial = target.with_suffix(".partial")
+        shutil.move(image, partial)
+        partial.rename(target)
+
+
+def _configure(root: Path) -> None:
+    for trimmed in TRIMMED_PATHS:
+        path = root / trimmed
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    for host_key in (root / "etc" / "ssh").glob("ssh_host_*"):
+        host_key.unlink()
+    (root / "etc" / "ssh" / "sshd_config.d" / "alephnet.conf").write_text(SSHD_CONFIG)
+    (root / "etc" / "acpi" / "events" / "powerbutton").write_text(POWER_BUTTON_EVENT)
+    for unit in MASKED_UNITS:
+        (root / "etc" / "systemd" / "system" / unit).symlink_to("/dev/null")
+    # Empty: systemd makes each instance its own machine id on its first boot.
+    (root / "etc" / "machine-id").write_text("")
+
+
+def _size_mib(root: Path) -> int:
+    used = subprocess.run(
+        ["du", "-s", "--block-size=1M", str(root)], capture_output=True, text=True, check=True
+    )
+    return int(int(used.stdout.split()[0]) * SLACK_FACTOR) + SLACK_MIB
+
+
+def shrink_to_content(image: Path) -> None:
+    """The file system at its minimum size (`resize2fs -M`), and the file cut to match."""
+    run_step(["e2fsck", "-f", "-y", str(image)], f"checking {image.name}")
+    run_step(["resize2fs", "-M", str(image)], f"shrinking {image.name}")
+    with image.open("r+b") as file:
+        file.truncate(filesystem_bytes(image))
+
+
+def filesystem_bytes(image: Path) -> int:
+    """The size of the ext4 file system in `image`, from its superblock."""
+    result = subprocess.run(
+        ["dumpe2fs", "-h", str(image)], capture_output=True, text=True, check=False
+    )
+    fields = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    try:
+        return int(fields["Block count"]) * int(fields["Block size"])
+    except (KeyError, ValueError):
+        raise ExecutorError(f"{image} holds no ext4 file system: {result.stderr.strip()}") from None

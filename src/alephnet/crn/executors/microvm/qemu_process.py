@@ -1,0 +1,72 @@
+"""The QEMU process of one VM, program or instance: its files, launch, kill, console.
+
+QEMU's sockets (QMP, the guest channel) live in the execution's work dir, or in a private
+folder under /tmp when that path is too long for a unix socket (107 bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from alephnet.crn.executors.microvm.qemu import VmFiles
+
+logger = logging.getLogger(__name__)
+
+# A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
+MAX_SOCKET_PATH = 100
+
+
+def vm_files(work_dir: Path) -> VmFiles:
+    sockets = work_dir.resolve()
+    private = None
+    if len(str(sockets / "channel.sock")) > MAX_SOCKET_PATH:
+        sockets = private = Path(tempfile.mkdtemp(prefix="alephnet-vm-"))
+    return VmFiles(
+        sockets / "channel.sock", sockets / "qmp.sock", work_dir / "console.log", private
+    )
+
+
+def remove_private_sockets(files: VmFiles) -> None:
+    if files.private_dir is not None:
+        shutil.rmtree(files.private_dir, ignore_errors=True)
+
+
+async def spawn(command: list[str], log: Path) -> asyncio.subprocess.Process:
+    logger.debug("starting %s", " ".join(command))
+    with log.open("wb") as output:
+        return await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
+        )
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
+
+
+async def exited_within(process: asyncio.subprocess.Process, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), max(seconds, 0.1))
+
+
+def tail(path: Path, size: int) -> str:
+    """The end of a log file (the guest's console, QEMU's output); "" when there is none."""
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - size))
+            return file.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def qemu_and_console(work_dir: Path, files: VmFiles) -> str:
+    """What an `ExecutorError` shows of a VM that failed: QEMU's output and the console's end."""
+    qemu_output = tail(work_dir / "qemu.log", 2000).strip()
+    console = tail(files.console, 3000).strip()
+    return f"QEMU: {qemu_output}\nconsole:\n{console}"

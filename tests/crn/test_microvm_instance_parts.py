@@ -1,0 +1,128 @@
+"""The instance pieces that need no VM: command line, config disk, rootfs preparation."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from alephnet.crn.executors.base import ExecutorError
+from alephnet.crn.executors.disk_images import make_ext4
+from alephnet.crn.executors.microvm.disks import Disk
+from alephnet.crn.executors.microvm.images import BootFiles
+from alephnet.crn.executors.microvm.instance_disks import config_archive, prepare_rootfs
+from alephnet.crn.executors.microvm.instance_image import filesystem_bytes, shrink_to_content
+from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
+
+MIB = 1024 * 1024
+BOOT = BootFiles(Path("/k/vmlinux"), Path("/k/initramfs.cpio"))
+FILES = VmFiles(Path("/w/channel.sock"), Path("/w/qmp.sock"), Path("/w/console.log"))
+DISKS = [
+    Disk("rootfs", Path("/d/disk.ext4"), read_only=False),
+    Disk("config", Path("/w/config.tar"), read_only=True),
+]
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExampleKeyEx owner@host"
+
+
+def command(internet: bool) -> list[str]:
+    shape = VmShape("tcg", vcpus=1, memory_mib=512, internet=internet)
+    return instance_command(BOOT, shape, DISKS, FILES, {22: 20022, 80: 20080})
+
+
+def option(arguments: list[str], name: str) -> list[str]:
+    return [arguments[index + 1] for index, value in enumerate(arguments) if value == name]
+
+
+def test_instance_command_boots_the_rootfs_and_forwards_its_ports_on_loopback() -> None:
+    arguments = command(internet=True)
+    assert option(arguments, "-append")[0].endswith(" alephnet.instance")
+    assert option(arguments, "-drive") == [
+        "id=rootfs,file=/d/disk.ext4,format=raw,if=none,readonly=off",
+        "id=config,file=/w/config.tar,format=raw,if=none,readonly=on",
+    ]
+    assert option(arguments, "-netdev") == [
+        "user,id=net0,hostfwd=tcp:127.0.0.1:20022-:22,hostfwd=tcp:127.0.0.1:20080-:80"
+    ]
+    assert option(arguments, "-qmp") == ["unix:/w/qmp.sock,server=on,wait=off"]
+    assert "-chardev" not in arguments  # no guest runtime, no channel
+
+
+def test_without_internet_the_network_is_restricted_but_still_forwards() -> None:
+    (netdev,) = option(command(internet=False), "-netdev")
+    assert netdev.startswith("user,id=net0,restrict=on,")
+    assert "hostfwd=tcp:127.0.0.1:20022-:22" in netdev
+
+
+def test_the_config_disk_is_a_tar_archive_busybox_unpacks(tmp_path: Path) -> None:
+    archive = config_archive((KEY, f"  {KEY}2  "), "vm-1.example")
+    assert len(archive) % 512 == 0
+    disk = tmp_path / "config.tar"
+    disk.write_bytes(archive + bytes(4096))  # a disk is padded past the archive's end
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["busybox", "tar", "-x", "-f", str(disk), "-C", str(root)], check=True)
+    keys = root / "root" / ".ssh" / "authorized_keys"
+    assert keys.read_text() == f"{KEY}\n{KEY}2\n"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert keys.parent.stat().st_mode & 0o777 == 0o700
+    assert (root / "etc" / "hostname").read_text() == "vm-1.example\n"
+    assert (root / "etc" / "resolv.conf").read_text() == "nameserver 10.0.2.3\n"
+
+
+@pytest.mark.parametrize("hostname", ["", "-x", "a_b", "x" * 64, "a..b", "a b"])
+def test_a_bad_hostname_is_refused(hostname: str) -> None:
+    with pytest.raises(ExecutorError, match="invalid instance hostname"):
+        config_archive((KEY,), hostname)
+
+
+def test_a_key_spanning_lines_is_refused() -> None:
+    with pytest.raises(ExecutorError, match="several lines"):
+        config_archive((f"{KEY}\nssh-ed25519 AAAA injected",), "vm")
+
+
+def small_parent(tmp_path: Path) -> Path:
+    content = tmp_path / "content"
+    (content / "etc").mkdir(parents=True)
+    (content / "etc" / "os-release").write_text("ID=test\n")
+    parent = tmp_path / "parent.ext4"
+    make_ext4(parent, 16, journal=True, content=content, options=("-b", "4096"))
+    shrink_to_content(parent)
+    return parent
+
+
+def uuid_of(image: Path) -> str:
+    result = subprocess.run(
+        ["blkid", "-o", "value", "-s", "UUID", str(image)], capture_output=True, text=True
+    )
+    return result.stdout.strip()
+
+
+def test_the_rootfs_is_copied_sparse_grown_and_given_its_own_uuid(tmp_path: Path) -> None:
+    parent = small_parent(tmp_path)
+    assert parent.stat().st_size < 16 * MIB  # shrunk to its content
+    disk = tmp_path / "vm" / "rootfs.ext4"
+    prepare_rootfs(parent, disk, 64)
+    assert disk.stat().st_size == 64 * MIB == filesystem_bytes(disk)
+    assert disk.stat().st_blocks * 512 < 16 * MIB  # sparse
+    assert uuid_of(disk) not in ("", uuid_of(parent))
+    # Kept as the guest left it on the next start, grown if the size grew.
+    uuid = uuid_of(disk)
+    prepare_rootfs(parent, disk, 64)
+    assert uuid_of(disk) == uuid
+    prepare_rootfs(parent, disk, 96)
+    assert filesystem_bytes(disk) == 96 * MIB
+    assert uuid_of(disk) == uuid
+
+
+def test_a_rootfs_smaller_than_its_parent_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    parent = tmp_path / "parent.ext4"
+    parent.write_bytes(bytes(3 * MIB))
+    disk = tmp_path / "vm" / "rootfs.ext4"
+    with pytest.raises(ExecutorError, match=r"rootfs size \(2 MiB\) is smaller"):
+        prepare_rootfs(parent, disk, 2)
+    with pytest.raises(ExecutorError, match="holds no ext4 file system"):
+        prepare_rootfs(parent, disk, 8)  # not an ext4 image
+    with pytest.raises(ExecutorError, match="does not exist"):
+        prepare_rootfs(tmp_path / "absent.ext4", disk, 8)
+    assert list((tmp_path / "vm").iterdir()) == []
