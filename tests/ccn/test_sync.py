@@ -21,7 +21,8 @@ from alephnet.ccn.node import Node
 from alephnet.ccn.peer_http import ClientFactory
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.sync.digest import EMPTY, FULL_RANGE, TimeRange, digest_buckets
-from alephnet.ccn.sync.reconcile import RecentAttempts, Reconciler, SyncLimits
+from alephnet.ccn.sync.pulls import RecentAttempts
+from alephnet.ccn.sync.reconcile import Reconciler, SyncLimits
 from alephnet.ccn.sync.service import SyncService
 from alephnet.devnet.processes import CcnProcess
 from alephnet.protocol import EvmSigner
@@ -91,7 +92,7 @@ def _broken_transport(url: str) -> httpx.MockTransport:
     return httpx.MockTransport(answer)
 
 
-def _in_process(nodes: Mapping[str, SyncNode]) -> ClientFactory:
+def in_process(nodes: Mapping[str, SyncNode]) -> ClientFactory:
     """Clients to the apps of `nodes` (filled later is fine), or to a broken peer."""
 
     def clients(url: str) -> httpx.AsyncClient:
@@ -109,7 +110,7 @@ async def sync_network(
     """One in-process node per name of `peers`, each syncing with the names it maps to (peer
     `name` is reached at `http://name.test`, through the apps themselves)."""
     nodes: dict[str, SyncNode] = {}
-    clients = _in_process(nodes)
+    clients = in_process(nodes)
     async with AsyncExitStack() as stack:
         for name, names in peers.items():
             folder = tmp_path / name
@@ -183,7 +184,7 @@ async def test_a_node_that_missed_500_messages_converges_in_bounded_rounds(
         await publish_ok(nodes["a"], post_message(signer))
         b = nodes["b"].node
         limits = SyncLimits(list_threshold=40, max_pulls=200)
-        reconciler = Reconciler(b.sessions, b.intake, _in_process(nodes), limits)
+        reconciler = Reconciler(b.sessions, b.intake, in_process(nodes), limits)
         pulled = [(await reconciler.reconcile(nodes["a"].url)).pulled for _ in range(4)]
         assert pulled == [200, 200, 101, 0]
         await wait_until_equal(nodes["a"], nodes["b"])
@@ -276,7 +277,7 @@ async def test_a_round_between_nodes_that_agree_costs_one_small_exchange(
             )  # fmt: skip
 
         def counting(url: str) -> httpx.AsyncClient:
-            client = _in_process(nodes)(url)
+            client = in_process(nodes)(url)
             client.event_hooks["response"] = [count]
             return client
 

@@ -1,17 +1,19 @@
 """The anti-entropy sync routes: digests of time buckets, and the hashes of one small bucket.
 
-Peers call them to find what they miss (docs/sync.md); the messages themselves are then read
-from `/api/v0/messages.json?hashes=…`, like any client would.
+Peers call them to find what they miss (docs/sync.md), then read the messages themselves: a
+whole range they mostly lack page by page from `/api/v0/sync/messages`, single hashes from
+`/api/v0/messages.json?hashes=…` like any client would.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from alephnet.ccn.api.deps import NodeDep, SessionDep
-from alephnet.ccn.db.accessors.sync import replicated_hashes
+from alephnet.ccn.db.accessors.sync import live_envelopes, replicated_hashes
 from alephnet.ccn.sync.digest import digest_buckets
 
 
@@ -25,6 +27,8 @@ router = APIRouter(tags=["sync"], dependencies=[Depends(refuse_when_isolated)])
 
 MAX_BUCKETS = 256
 MAX_HASHES = 10_000
+MAX_MESSAGES = 5_000
+DEFAULT_MESSAGES = 1_000
 
 Start = Annotated[float, Query(ge=0)]
 End = Annotated[float, Query(gt=0)]
@@ -63,3 +67,30 @@ async def get_hashes(
         "hashes": [[row.item_hash, row.time, row.forgotten] for row in rows[:limit]],
         "truncated": len(rows) > limit,
     }
+
+
+@router.get("/api/v0/sync/messages")
+async def get_messages(
+    session: SessionDep,
+    start: Start,
+    end: End,
+    after_time: Annotated[float | None, Query(ge=0)] = None,
+    after_hash: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_MESSAGES)] = DEFAULT_MESSAGES,
+) -> Response:
+    """The signed envelopes of the live messages of [start, end) in (time, hash) order, after
+    the cursor (`after_time`, `after_hash`: the last message of the previous page), at most
+    `limit`; `next` is the cursor of the following page, null when this one is not full.
+    Encoded with orjson: a page holds thousands of messages, and FastAPI's encoder would cost
+    more than the query."""
+    _check_range(start, end)
+    if (after_time is None) != (after_hash is None):
+        raise HTTPException(422, "after_time and after_hash go together (the previous page's last)")
+    after = None if after_time is None or after_hash is None else (after_time, after_hash)
+    envelopes = await live_envelopes(session, start, end, after, limit)
+    last = envelopes[-1] if len(envelopes) == limit else None
+    body = {
+        "messages": envelopes,
+        "next": None if last is None else [last["time"], last["item_hash"]],
+    }
+    return Response(orjson.dumps(body), media_type="application/json")

@@ -83,6 +83,19 @@ class MessageIntake:
         await self._queue.put((Submission(message, origin), future))
         return await future
 
+    async def submit_many(self, messages: list[PendingMessage], origin: str) -> list[Accepted]:
+        """Queue `messages` together and return once they are committed: queued back to back,
+        they share commits (up to MAX_GROUP messages each), with no task per message. A
+        message the database refuses is left out of the answer (the writer logged why)."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Accepted]] = []
+        for message in messages:
+            future: asyncio.Future[Accepted] = loop.create_future()
+            self._queue.put_nowait((Submission(message, origin), future))
+            futures.append(future)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [result for result in results if isinstance(result, Accepted)]
+
     async def _write_forever(self) -> None:
         while True:
             group = [await self._queue.get()]

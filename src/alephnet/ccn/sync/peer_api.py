@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from alephnet.ccn.db.accessors.sync import ReplicatedHash
@@ -16,6 +17,11 @@ from alephnet.ccn.sync.digest import Bucket, TimeRange
 
 class PeerError(Exception):
     """The peer could not be reached, or its answer makes no sense."""
+
+
+class RouteMissing(PeerError):
+    """The peer answers 404 on a route of ours: a node of another implementation (or an older
+    one), read through the public routes instead."""
 
 
 class _DigestAnswer(BaseModel):
@@ -31,11 +37,21 @@ class _MessagesAnswer(BaseModel):
     messages: list[dict[str, Any]]
 
 
+class EnvelopePage(BaseModel):
+    """A page of a range's signed envelopes, and the cursor of the next page (None: the end)."""
+
+    messages: list[dict[str, Any]]
+    next: tuple[float, str] | None
+
+
 @contextmanager
 def _peer_errors(peer: str) -> Iterator[None]:
     """Transport failures, HTTP error statuses and malformed bodies, as PeerError."""
     try:
         yield
+    except httpx.HTTPStatusError as error:
+        missing = error.response.status_code == httpx.codes.NOT_FOUND
+        raise (RouteMissing if missing else PeerError)(f"{peer}: {error}") from error
     except (httpx.HTTPError, ValidationError, ValueError) as error:
         raise PeerError(f"{peer}: {error}") from error
 
@@ -64,9 +80,25 @@ class PeerApi:
         answer = _MessagesAnswer.model_validate(await self._get("/api/v0/messages.json", params))
         return answer.messages
 
+    async def envelopes(
+        self, span: TimeRange, after: tuple[float, str] | None, limit: int
+    ) -> EnvelopePage:
+        """One page of the live messages of `span` (our own route, `RouteMissing` on a peer
+        without it), after the cursor `after`."""
+        params: dict[str, Any] = {"start": span.start, "end": span.end, "limit": limit}
+        if after is not None:
+            params |= {"after_time": after[0], "after_hash": after[1]}
+        page = EnvelopePage.model_validate(await self._get("/api/v0/sync/messages", params))
+        if len(page.messages) > limit:
+            raise PeerError(f"{self._http.base_url}: {len(page.messages)} messages, not {limit}")
+        return page
+
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The decoded JSON answer, by orjson (pages of messages are large). orjson reads an
+        integer beyond 64 bits as a float: only the parsed `content` of messages.json may hold
+        one, and sync never reads it (a message's content is its signed `item_content`)."""
         self.requests += 1
         with _peer_errors(str(self._http.base_url)):
             response = await self._http.get(path, params=params)
             response.raise_for_status()
-            return response.json()
+            return orjson.loads(response.content)

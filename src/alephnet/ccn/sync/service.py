@@ -1,4 +1,5 @@
-"""The sync loop: every `interval` seconds, one reconcile round with each peer in turn.
+"""The sync loop: every `interval` seconds, one reconcile round with each peer in turn; while
+a round stops at its quota (the node is far behind), the next one starts at once.
 
 Peers come from the settings and from gossip announcements (`add_peer`); the partition switch
 of the gossip service pauses the loop (`pause`, `resume`)."""
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alephnet.ccn.sync.peer_api import PeerError
-from alephnet.ccn.sync.reconcile import PeerRound, Reconciler
+from alephnet.ccn.sync.pulls import PeerRound
+from alephnet.ccn.sync.reconcile import Reconciler
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class SyncService:
         """Reconcile with every peer once; a failing peer is logged and retried next round."""
         reports = []
         for peer in self._peers:
+            started = time.perf_counter()
             try:
                 report = await self._reconciler.reconcile(peer)
             except PeerError as error:
@@ -67,19 +71,37 @@ class SyncService:
                 logger.warning("sync with %s failed: %s", peer, error)
                 continue
             self.counts.pulled += report.pulled
-            if report.pulled:
-                logger.info("sync: %d message(s) pulled from %s", report.pulled, peer)
+            _log_round(report, time.perf_counter() - started)
             reports.append(report)
         self.counts.rounds += 1
         return reports
 
     async def _run_forever(self) -> None:
-        """The first round waits one interval too: a node just started has its API to bring up."""
+        """The first round waits one interval too: a node just started has its API to bring up.
+        A round cut short by its quota is followed by the next at once: no idle wait while
+        this node is behind."""
+        behind = False
         while True:
-            await asyncio.sleep(self._interval)
+            if not behind:
+                await asyncio.sleep(self._interval)
+            behind = False
             if self.paused:
                 continue
             try:
-                await self.run_round()
+                behind = any(report.cut_short for report in await self.run_round())
             except Exception:
                 logger.exception("sync round failed; next round in %s s", self._interval)
+
+
+def _log_round(report: PeerRound, wall: float) -> None:
+    """One line per round, at INFO when it pulled something (bench.catch_up parses it)."""
+    steps = " ".join(f"{step}={seconds:.3f}" for step, seconds in report.seconds.items())
+    logger.log(
+        logging.INFO if report.pulled else logging.DEBUG,
+        "sync round with %s: pulled=%d requests=%d wall=%.3f %s",
+        report.peer,
+        report.pulled,
+        report.requests,
+        wall,
+        steps,
+    )
