@@ -56,13 +56,20 @@ def up(
         typer.Option(
             min=0,
             max=20,
-            help="How many compute nodes (CRNs, sandbox executor) to start; CRN i runs "
+            help="How many compute nodes (CRNs) to start; CRN i runs "
             "programs from CCN i (round robin).",
         ),
     ] = DEFAULT_CRNS,
     crn_base_port: Annotated[
         int, typer.Option(min=1, max=65000, help="Port of CRN 1; CRN i gets +i-1.")
     ] = DEFAULT_CRN_BASE_PORT,
+    crn_executor: Annotated[
+        str,
+        typer.Option(
+            help="The CRNs' executor: sandbox (programs only) or microvm (programs and "
+            "instances; the devnet then publishes the instance base image)."
+        ),
+    ] = "sandbox",
 ) -> None:
     """Start CCNs on 127.0.0.1, each syncing with all the others, and keep them running.
 
@@ -72,7 +79,9 @@ def up(
     Ctrl-C stops every node cleanly, as `devnet down` does from another terminal.
     Data stays in DIR between runs: delete DIR for a fresh network.
     """
-    layout = DevnetLayout(directory.resolve(), ccns, base_port, crns, crn_base_port)
+    if crn_executor not in ("sandbox", "microvm"):
+        raise fail(f"--crn-executor {crn_executor}: choose sandbox or microvm")
+    layout = DevnetLayout(directory.resolve(), ccns, base_port, crns, crn_base_port, crn_executor)
     try:
         supervisor.run_devnet(layout, output.console)
     except DevnetError as error:

@@ -34,6 +34,9 @@ DEFAULT_CRN_BASE_PORT = 4020
 HOST = "127.0.0.1"
 WALLET_NAME = "devnet"
 P2P_PORT_OFFSET = 100
+# Disk images of instances are bigger than a CCN's default file limit (100 MiB): the devnet's
+# nodes take files up to this, so the instance base image can be stored.
+MAX_FILE_SIZE = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class DevnetLayout:
     base_port: int = DEFAULT_BASE_PORT
     crns: int = 0
     crn_base_port: int = DEFAULT_CRN_BASE_PORT
+    # `sandbox` runs programs only; `microvm` also boots instances (slower, needs the images).
+    crn_executor: str = "sandbox"
 
     @property
     def state_file(self) -> Path:
@@ -148,6 +153,7 @@ def _config_text(node: NodeLayout, others: list[NodeLayout]) -> str:
         f"peers = {_toml_list([other.url for other in others])}\n"
         f"p2p = true\np2p_port = {node.p2p_port}\n"
         f"bootstrap_peers = {_toml_list([other.multiaddr for other in others])}\n"
+        f"max_file_size = {MAX_FILE_SIZE}\n"
     )
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.live import Live
 
 from alephnet.devnet.control import DevnetError, refuse_if_running
+from alephnet.devnet.instance_image import publish_instance_image
 from alephnet.devnet.layout import DevnetLayout
 from alephnet.devnet.processes import (
     CcnProcess,
@@ -65,7 +66,13 @@ def run_devnet(layout: DevnetLayout, console: Console) -> None:
         for node in layout.nodes
     ]
     crns = [
-        CrnProcess(crn.data_dir, crn.ccn_url, port=crn.port, log_level=NODE_LOG_LEVEL)
+        CrnProcess(
+            crn.data_dir,
+            crn.ccn_url,
+            port=crn.port,
+            executor=layout.crn_executor,
+            log_level=NODE_LOG_LEVEL,
+        )
         for crn in layout.crn_nodes
     ]
     try:
@@ -127,7 +134,9 @@ async def _serve(
     try:
         await asyncio.gather(*(node.wait_until_up() for node in nodes))
         _print_ready(layout, wallet, console)
-        await _show_status(layout, console)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(_show_status(layout, console))
+            tasks.create_task(_announce_instance_image(layout, wallet, console))
     except asyncio.CancelledError:
         return  # asked to stop: `run_devnet` stops the nodes
     except NodeStartError as error:
@@ -156,6 +165,41 @@ def _print_ready(layout: DevnetLayout, wallet: Account, console: Console) -> Non
     ]
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+async def _announce_instance_image(layout: DevnetLayout, wallet: Account, console: Console) -> None:
+    """Publish the instance base image (when built) and say how to boot an instance on it."""
+    if not layout.crns:
+        return
+    crn_url = layout.crn_nodes[0].url
+    if layout.crn_executor != "microvm":
+        console.print(
+            "instances: this devnet's CRNs run the sandbox executor, which boots no instance; "
+            "start it with --crn-executor microvm for them",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    try:
+        image = await publish_instance_image(layout.nodes[0].url, wallet, layout.root)
+    except (OSError, RuntimeError) as error:
+        console.print(f"instances: publishing the base image failed: {error}", markup=False)
+        return
+    if image is None:
+        console.print(
+            "instances: the instance base image is not built (scripts/build-crn-runtime)",
+            highlight=False,
+            markup=False,
+        )
+        return
+    console.print(
+        f"instance image {image}: alephnet instance create --rootfs {image} --crn {crn_url}, "
+        f"then alephnet instance ssh HASH --crn {crn_url}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 async def _show_status(layout: DevnetLayout, console: Console) -> None:

@@ -56,11 +56,13 @@ class RuntimePublisher:
             try:
                 self.ref = await self._publish(runtime_file)
             except AlephError as error:
-                logger.warning("publishing the runtime on the CCN failed (%s): retrying", error)
+                logger.warning(
+                    "publishing %s on the CCN failed (%s): retrying", runtime_file.name, error
+                )
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             self.published.set()
-            logger.info("runtime %s published as STORE %s", runtime_file.name, self.ref)
+            logger.info("%s published as STORE %s", runtime_file.name, self.ref)
             return self.ref
 
     async def _publish(self, runtime_file: Path) -> str:
