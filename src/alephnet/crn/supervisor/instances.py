@@ -56,7 +56,11 @@ from alephnet.crn.supervisor.restarts import Restarts
 logger = logging.getLogger(__name__)
 
 InstancePreparerFn = Callable[[str], Awaitable[PreparedInstance]]
-STOP_GRACE_SECONDS = 10.0
+# ACPI power-off of a Debian guest under TCG takes 10-20 s: an owner's stop waits that long
+# before the VM is killed; a CRN shutting down waits less (its own stop is bounded, 30 s in a
+# devnet), and a journaled disk survives the kill.
+STOP_GRACE_SECONDS = 30.0
+SHUTDOWN_GRACE_SECONDS = 10.0
 READY_POLL_SECONDS = 0.5
 FORGOTTEN = "forgotten"
 
@@ -319,7 +323,7 @@ class InstanceManager:
             self._allocated.discard(vm_hash)
             self._allocated_file.save(self._allocated)
 
-    async def _stop_vm(self, vm_hash: str) -> bool:
+    async def _stop_vm(self, vm_hash: str, grace_seconds: float = STOP_GRACE_SECONDS) -> bool:
         record = self.instances.get(vm_hash)
         if record is None or not record.started:
             return False
@@ -327,7 +331,7 @@ class InstanceManager:
             record.stop_requested = True
             record.times.mark("stopping_at")
             with suppress(Exception):
-                await record.execution.stop(STOP_GRACE_SECONDS)
+                await record.execution.stop(grace_seconds)
         await record.stopped.wait()
         return True
 
@@ -353,7 +357,7 @@ class InstanceManager:
         self._draining = True
         self._restarts.cancel_all()
         await asyncio.gather(
-            *(self._stop_vm(vm_hash) for vm_hash in list(self.instances)),
+            *(self._stop_vm(vm_hash, SHUTDOWN_GRACE_SECONDS) for vm_hash in list(self.instances)),
             return_exceptions=True,
         )
         for task in list(self._background):
