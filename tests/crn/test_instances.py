@@ -309,10 +309,19 @@ async def test_a_forgotten_instance_is_stopped_and_its_disk_erased(tmp_path: Pat
         assert touched.status_code == 410
         assert "forgotten" in touched.json()["error"]
         assert not (crn.node.settings.volumes_dir / INSTANCE).exists()
+        notified = await crn.client.post(NOTIFY, json={"instance": INSTANCE})
+        assert notified.status_code == 410
 
         crn.ccn.forget(OTHER)  # nobody asks: the periodic check finds out
         await wait_until(lambda: not (crn.node.settings.volumes_dir / OTHER).exists())
         assert executor.running_instances == []
+
+        # A disk left by an instance that no longer runs here is erased too.
+        stopped_one = crn.node.settings.volumes_dir / vm_hash_of(0x1D) / "rootfs.ext4"
+        stopped_one.parent.mkdir(parents=True)
+        stopped_one.write_bytes(b"disk")
+        crn.ccn.forgotten.add(vm_hash_of(0x1D))
+        await wait_until(lambda: not stopped_one.parent.exists())
 
 
 async def test_the_sdk_notifies_the_crn_and_reads_the_ssh_port(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def status_line(statuses: Sequence[NodeStatus]) -> Text:
         if status.up:
             line.append("up", style="green")
             if status.programs is not None:
-                line.append(f" {status.programs} programs")
+                line.append(f" {status.programs} VMs")  # programs and instances
             else:
                 line.append(
                     f" {_shown(status.processed)} processed {_shown(status.pending)} pending"

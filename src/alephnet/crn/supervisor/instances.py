@@ -47,7 +47,7 @@ from alephnet.crn.supervisor.errors import (
     SupervisorError,
 )
 from alephnet.crn.supervisor.instance_execution import InstanceRecord
-from alephnet.crn.supervisor.instance_spec import PreparedInstance
+from alephnet.crn.supervisor.instance_spec import ROOTFS_NAME, PreparedInstance
 from alephnet.crn.supervisor.logs import LogEntry
 from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.pool import HISTORY_SIZE, AllocationResult, ExecutionPool
@@ -118,7 +118,17 @@ class InstanceManager:
         )
 
     def knows(self, vm_hash: str) -> bool:
-        return vm_hash in self.instances or vm_hash in self.history or self._wanted(vm_hash)
+        """Whether this node runs or ran the instance, or keeps its disk."""
+        return (
+            vm_hash in self.instances
+            or vm_hash in self.history
+            or self._wanted(vm_hash)
+            or vm_hash in self._disks()
+        )
+
+    def _disks(self) -> set[str]:
+        """The instances whose disk is kept here (stopped ones too, until erased)."""
+        return {disk.parent.name for disk in self._settings.volumes_dir.glob(f"*/{ROOTFS_NAME}")}
 
     def journal(self, vm_hash: str) -> list[LogEntry]:
         """The console output of its current (or last) VM."""
@@ -307,10 +317,11 @@ class InstanceManager:
         raise Forgotten(f"{vm_hash} was forgotten on the CCN: its VM is stopped, its disk erased")
 
     async def check_forgotten(self) -> None:
-        """Every `instance_check_interval` seconds, erase what was forgotten since."""
+        """Every `instance_check_interval` seconds, erase what was forgotten since: running
+        or not, as long as its disk is here."""
         while True:
             await asyncio.sleep(self._settings.instance_check_interval)
-            for vm_hash in {*self.instances, *self._allocated, *self._notified}:
+            for vm_hash in {*self.instances, *self._allocated, *self._notified, *self._disks()}:
                 with suppress(Forgotten):
                     await self.forget_if_forgotten(vm_hash)
 
