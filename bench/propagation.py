@@ -11,6 +11,10 @@ messages. Processing is observed on each node's WebSocket stream (`/api/ws0/mess
 polling. All nodes and the load generator share the machine's cores. Writes
 bench/results/propagation.json. Target: p95 < 250 ms at 100 msg/s, no message lost.
 
+Latencies depend on what else runs on the machine; each step also reports the CPU time every
+node process spent per message offered (from /proc, whatever the load), the figure to compare
+two versions by on a shared machine.
+
 With `--catch-up N`, a second measure: a node that was down while another took N messages
 starts, and syncs them over HTTP (sync every second; gossip carries nothing of the past).
 Target: >= 3 000 msg/s.
@@ -42,6 +46,8 @@ SETTLE_TIMEOUT = 60.0
 MESH_TIMEOUT = 60.0
 CAPACITY_P95 = 1.0
 TOPIC = "ALEPH-TEST"
+USER_TIME, SYSTEM_TIME = 11, 12
+"""Fields of /proc/<pid>/stat after the command name (proc(5): utime, stime, in clock ticks)."""
 
 
 class Arrivals:
@@ -121,6 +127,13 @@ async def settle(arrivals: Arrivals, hashes: list[str]) -> None:
         await asyncio.sleep(0.2)
 
 
+def cpu_seconds(node: CcnProcess) -> float:
+    """User and system CPU time of the node's process so far, all its threads."""
+    stat = Path(f"/proc/{node.process_id.pid}/stat").read_text()
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[USER_TIME]) + int(fields[SYSTEM_TIME])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
@@ -129,9 +142,11 @@ async def measure_rate(
     http: httpx.AsyncClient, nodes: list[CcnProcess], arrivals: Arrivals, rate: int, seconds: float
 ) -> dict[str, Any]:
     messages = presigned_posts(int(rate * seconds), senders=50)
+    cpu_before = [cpu_seconds(node) for node in nodes]
     acknowledged = await offer(http, nodes[0].url, messages, rate)
     hashes = [message["item_hash"] for message in messages]
     await settle(arrivals, hashes)
+    cpu_used = [cpu_seconds(node) - before for node, before in zip(nodes, cpu_before, strict=True)]
     latencies = sorted(
         done - acknowledged[item_hash]
         for item_hash in hashes
@@ -142,6 +157,7 @@ async def measure_rate(
         "messages": len(messages),
         "acknowledged": len(acknowledged),
         "lost": len(messages) - len(latencies),
+        "cpu_ms_per_message_per_node": [round(1000 * used / len(messages), 2) for used in cpu_used],
     }
     if latencies:
         result |= {

@@ -1,5 +1,5 @@
 """The gossip interface the node uses: publish, subscribe, peers, dial. Only the libp2p
-implementation (`libp2p_gossip.py`) imports libp2p; the rest of the node sees these types."""
+implementation (`libp2p_*.py`) imports libp2p; the rest of the node sees these types."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
 """The gossip interface on py-libp2p gossipsub, run in a trio loop of its own thread.
 
 Tuning, against the library's defaults (measured in DESIGN.md and docs/p2p.md):
-- delivery: the library pushes a message to a 32-slot channel per subscription and drops it,
-  with a log line, when the reader lags behind a burst. Messages here are handed to the
-  asyncio side at once (`_Pubsub.notify_subscriptions`) into a large inbox; what a full inbox
-  drops is counted.
-- sending: each peer's send queue holds 32 RPCs and drops beyond; it is enlarged for bursts,
-  and drops are counted.
+- delivery, sending and reading: `libp2p_pubsub.py` (messages go straight to a large inbox on
+  the asyncio side; RPCs waiting for a peer are written as one; reads are buffered).
 - spam protection: the library stops forwarding a peer's messages past 10 per second per topic;
   the limit is raised to what a CCN sends in a burst (`GossipTuning.max_rate_per_peer`).
 - message ids: Aleph's (see `message_id.py`), so that duplicates are recognised network-wide.
@@ -20,7 +16,7 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,15 +27,13 @@ from libp2p.abc import IHost
 from libp2p.crypto.keys import KeyPair
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
-from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
-from libp2p.pubsub.rpc_queue import RpcQueue
 from libp2p.tools.anyio_service import background_trio_service
 
 from alephnet.ccn.p2p.bridge import Inbox, TrioPortal, TrioThread
 from alephnet.ccn.p2p.interface import GossipCounts, GossipMessage, Validator
+from alephnet.ccn.p2p.libp2p_pubsub import Libp2pGossipSub, Libp2pPubsub
 from alephnet.ccn.p2p.message_id import aleph_message_id
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
 
@@ -102,7 +96,7 @@ class Libp2pGossip:
         self._counts = GossipCounts()
         self._addresses: list[str] = []
         self._host: IHost | None = None
-        self._pubsub: _Pubsub | None = None
+        self._pubsub: Libp2pPubsub | None = None
         self._portal: TrioPortal | None = None
 
     @property
@@ -169,7 +163,7 @@ class Libp2pGossip:
     async def _main(self, portal: TrioPortal) -> None:
         tuning = self._tuning
         host = new_host(key_pair=self._key_pair, listen_addrs=[self._listen])
-        router = _GossipSub(
+        router = Libp2pGossipSub(
             self._counts,
             protocols=[PROTOCOL_ID_V11, PROTOCOL_ID],
             degree=tuning.degree,
@@ -178,7 +172,7 @@ class Libp2pGossip:
             heartbeat_interval=tuning.heartbeat_seconds,
             max_messages_per_topic_per_second=tuning.max_rate_per_peer,
         )
-        pubsub = _Pubsub(
+        pubsub = Libp2pPubsub(
             host,
             router,
             deliver=self._deliver,
@@ -320,35 +314,3 @@ def _message_id(message: rpc_pb2.Message) -> bytes:
 
 
 HANG_UP_TIMEOUT = 2.0
-SEND_QUEUE = 4096
-"""RPCs waiting to be written to one peer (the library's default: 32)."""
-
-# The library builds each peer's send queue with `RpcQueue()` and offers no setting for its
-# size: its module's name is pointed at a larger queue instead (for every host of the process).
-pubsub_module.RpcQueue = functools.partial(RpcQueue, max_size=SEND_QUEUE)  # type: ignore[attr-defined,assignment]
-
-
-class _Pubsub(Pubsub):
-    """Delivers straight to the node's inboxes, instead of the library's subscription channels
-    (32 messages each, dropped silently beyond)."""
-
-    def __init__(
-        self, *args: Any, deliver: Callable[[rpc_pb2.Message], None], **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._deliver_to_node = deliver
-
-    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
-        self._deliver_to_node(publish_message)
-
-
-class _GossipSub(GossipSub):
-    """Counts the RPCs dropped because a peer's send queue was full."""
-
-    def __init__(self, counts: GossipCounts, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._counts = counts
-
-    def _handle_dropped_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, reason: str) -> None:
-        self._counts.dropped_outbound += len(rpc.publish)
-        super()._handle_dropped_rpc(peer_id, rpc, reason)

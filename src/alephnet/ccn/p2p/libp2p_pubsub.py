@@ -1,0 +1,154 @@
+"""Our subclasses of py-libp2p 0.7.0's Pubsub and GossipSub: what the library does per RPC,
+made cheaper for a CCN's traffic, and the hooks the node needs. The wire format is unchanged:
+any gossipsub peer reads what these send.
+
+Measured costs of the library (docs/p2p.md, Figures), and what is done here:
+- sending: one RPC per message and peer, each written as its own Yamux frame, Noise-encrypted
+  alone. The send loop here takes every RPC waiting for the peer at once and writes them as
+  one RPC (`publish` and control entries are protobuf `repeated` fields; at most
+  `MAX_RPC_BATCH` RPCs, the messages-per-RPC cap of Aleph's rust-libp2p service): one length
+  prefix, one frame, one encryption for the batch.
+- reading: the library reads the varint length of each RPC one byte per `stream.read`, and
+  Yamux answers every read with a window update (a frame of its own, encrypted). Reads here go
+  through `BufferedStream`: one read takes whatever the connection holds, so one window update
+  covers many RPCs.
+- every RPC carries the sender's signed peer record, and the library verifies its signature
+  (Ed25519) and rewrites the peer's addresses for each RPC received. A record identical to the
+  last one accepted from that peer less than `RECORD_REFRESH` seconds ago is taken as it is.
+- delivery: the library pushes each message to a 32-slot channel per subscription and drops it
+  when the reader lags; here it goes straight to the node's inbox (`deliver`).
+- send queues: 32 RPCs per peer, dropped beyond; here `SEND_QUEUE`, drops counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from libp2p.abc import IHost, INetStream
+from libp2p.peer.id import ID
+from libp2p.pubsub import pubsub as pubsub_module
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.pubsub.utils import maybe_consume_signed_record
+
+from alephnet.ccn.p2p.interface import GossipCounts
+
+SEND_QUEUE = 4096
+"""RPCs waiting to be written to one peer (the library's default: 32)."""
+MAX_RPC_BATCH = 100
+"""RPCs written to a peer as one (Aleph's service accepts at most 100 messages per RPC)."""
+READ_CHUNK = 64 * 1024
+"""Bytes asked of the connection per read; it returns what it holds, up to this."""
+RECORD_REFRESH = 60.0
+"""Seconds an identical signed peer record is taken without checking it again."""
+MAX_RECORDS = 1024
+"""Records remembered (one per peer): beyond, the memory starts afresh."""
+
+
+class BufferedStream:
+    """A pubsub stream read in large chunks: `read(n)` returns exactly `n` bytes, from what an
+    earlier read brought when it can. Everything else is the stream's."""
+
+    def __init__(self, stream: INetStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def read(self, n: int | None = None) -> bytes:
+        if n is None or n < 0:
+            raise ValueError("a buffered pubsub stream reads a known number of bytes")
+        while len(self._buffer) < n:
+            self._buffer += await self._stream.read(max(READ_CHUNK, n - len(self._buffer)))
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class Libp2pPubsub(Pubsub):
+    def __init__(
+        self, *args: Any, deliver: Callable[[rpc_pb2.Message], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._deliver_to_node = deliver
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        self._deliver_to_node(publish_message)
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        await super().continuously_read_stream(BufferedStream(stream))  # type: ignore[arg-type]
+
+    async def handle_sending_messages(
+        self, peer_id: ID, stream: INetStream, queue: RpcQueue
+    ) -> None:
+        """The library's send loop, writing the RPCs that wait for the peer as one."""
+        try:
+            while (rpc := await queue.pop()) is not None:
+                for part in queue.split_rpc(await _take_waiting(queue, rpc)):
+                    if not await self.write_msg(stream, part):
+                        return
+        except Exception:
+            self._handle_dead_peer(peer_id)
+
+
+async def _take_waiting(queue: RpcQueue, first: rpc_pb2.RPC) -> rpc_pb2.RPC:
+    """`first` merged with the RPCs already queued behind it (repeated fields concatenate;
+    the sender's record is the same in each)."""
+    if not len(queue):
+        return first
+    batch = rpc_pb2.RPC()
+    batch.MergeFrom(first)
+    for _ in range(MAX_RPC_BATCH - 1):
+        if not len(queue):
+            break
+        rpc = await queue.pop()  # returns at once: an RPC is waiting
+        if rpc is None:
+            break
+        batch.MergeFrom(rpc)
+    return batch
+
+
+class Libp2pGossipSub(GossipSub):
+    """Counts the messages dropped because a peer's send queue was full."""
+
+    def __init__(self, counts: GossipCounts, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counts = counts
+
+    def _handle_dropped_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, reason: str) -> None:
+        self._counts.dropped_outbound += len(rpc.publish)
+        super()._handle_dropped_rpc(peer_id, rpc, reason)
+
+
+_accepted_records: dict[tuple[ID, ID], tuple[bytes, float]] = {}
+"""(our peer id, sender) -> the sender's last signed record accepted, and when."""
+
+
+def _consume_signed_record_once(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
+    """The library's check of the sender's record, skipped for a repeat of a record that
+    passed it recently (same bytes, same signature)."""
+    record = msg.senderRecord if msg.HasField("senderRecord") else b""
+    key = (host.get_id(), peer_id)
+    known = _accepted_records.get(key)
+    now = time.monotonic()
+    if record and known is not None and known[0] == record and now - known[1] < RECORD_REFRESH:
+        return True
+    accepted = maybe_consume_signed_record(msg, host, peer_id)
+    if accepted and record:
+        if len(_accepted_records) >= MAX_RECORDS:
+            _accepted_records.clear()
+        _accepted_records[key] = (record, now)
+    return accepted
+
+
+# The library builds each peer's send queue with `RpcQueue()` and checks records with a
+# module-level function, with no setting for either: its module's names are pointed at ours
+# (for every host of the process).
+pubsub_module.RpcQueue = functools.partial(RpcQueue, max_size=SEND_QUEUE)  # type: ignore[attr-defined,assignment]
+pubsub_module.maybe_consume_signed_record = _consume_signed_record_once  # type: ignore[attr-defined]

@@ -1,0 +1,190 @@
+"""Our overrides of py-libp2p's pubsub (`libp2p_pubsub.py`): RPCs waiting for a peer go out
+as one, reads are buffered, a repeated peer record is not checked again, and a stock
+py-libp2p gossipsub peer still reads what we send and is read (the wire format is unchanged)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import multiaddr
+import pytest
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.tools.anyio_service import background_trio_service
+
+from alephnet.ccn.p2p import libp2p_pubsub
+from alephnet.ccn.p2p.bridge import TrioPortal, TrioThread
+from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
+from alephnet.ccn.p2p.libp2p_pubsub import (
+    MAX_RPC_BATCH,
+    BufferedStream,
+    Libp2pPubsub,
+    _take_waiting,
+)
+
+TOPIC = "ALEPH-TEST"
+LOOPBACK = "/ip4/127.0.0.1/tcp/0"
+TIMEOUT = 20.0
+
+
+def rpc_publishing(*payloads: bytes) -> rpc_pb2.RPC:
+    return rpc_pb2.RPC(
+        publish=[rpc_pb2.Message(data=data, topicIDs=[TOPIC]) for data in payloads],
+        senderRecord=b"the same record in every RPC",
+    )
+
+
+def test_the_rpcs_waiting_for_a_peer_are_taken_as_one() -> None:
+    async def take() -> tuple[rpc_pb2.RPC, int]:
+        queue = RpcQueue(max_size=1000)
+        for n in range(MAX_RPC_BATCH + 10):
+            queue.push(rpc_publishing(b"%d" % n))
+        first = await queue.pop()
+        assert first is not None
+        return await _take_waiting(queue, first), len(queue)
+
+    batch, left = trio.run(take)
+    assert [message.data for message in batch.publish] == [b"%d" % n for n in range(MAX_RPC_BATCH)]
+    assert batch.senderRecord == b"the same record in every RPC"
+    assert left == 10, "at most MAX_RPC_BATCH RPCs in one"
+
+
+def test_a_lone_rpc_goes_out_as_it_is() -> None:
+    async def take() -> rpc_pb2.RPC:
+        return await _take_waiting(RpcQueue(), rpc_publishing(b"alone"))
+
+    assert [message.data for message in trio.run(take).publish] == [b"alone"]
+
+
+class Chunks:
+    """A stream that returns the given chunks, one per read, whatever the size asked."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.reads = 0
+        self.muxed_conn = "the stream's own"
+
+    async def read(self, n: int | None = None) -> bytes:
+        self.reads += 1
+        return self.chunks.pop(0)
+
+
+def test_buffered_reads_return_exactly_what_is_asked_across_chunks() -> None:
+    stream = Chunks(b"\x05hel", b"lo\x03ab", b"c")
+    buffered = BufferedStream(stream)  # type: ignore[arg-type]
+
+    async def read_all() -> list[bytes]:
+        return [await buffered.read(n) for n in (1, 5, 1, 3)]
+
+    assert trio.run(read_all) == [b"\x05", b"hello", b"\x03", b"abc"]
+    assert stream.reads == 3, "one read per chunk, not per byte"
+    assert buffered.muxed_conn == "the stream's own"
+
+
+def test_a_repeated_peer_record_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[bytes] = []
+
+    def check(msg: rpc_pb2.RPC, host: Any, peer_id: ID) -> bool:
+        checked.append(msg.senderRecord)
+        return msg.senderRecord != b"forged"
+
+    monkeypatch.setattr(libp2p_pubsub, "maybe_consume_signed_record", check)
+    monkeypatch.setattr(libp2p_pubsub, "_accepted_records", {})
+    host = new_host(key_pair=create_new_key_pair())
+    peer = ID.from_pubkey(create_new_key_pair().public_key)
+    consume = libp2p_pubsub._consume_signed_record_once
+    for record in (b"first", b"first", b"first", b"second", b"forged", b"forged"):
+        assert consume(rpc_pb2.RPC(senderRecord=record), host, peer) == (record != b"forged")
+    assert checked == [b"first", b"second", b"forged", b"forged"]
+
+
+# --- a stock py-libp2p peer ---------------------------------------------------------------
+
+
+class StockPeer:
+    """py-libp2p's own Pubsub and GossipSub, unchanged (its rate limit raised, so that a burst
+    is not cut at 10 messages a second), on a trio thread."""
+
+    def __init__(self, dial: str) -> None:
+        self.received: list[bytes] = []
+        self.pubsub: Pubsub | None = None
+        self._dial = dial
+        self.thread = TrioThread(self._main, name="stock-libp2p")
+
+    async def _main(self, portal: TrioPortal) -> None:
+        listen = multiaddr.Multiaddr(LOOPBACK)
+        host = new_host(key_pair=create_new_key_pair(), listen_addrs=[listen])
+        router = GossipSub(
+            protocols=[PROTOCOL_ID_V11],
+            degree=6,
+            degree_low=4,
+            degree_high=12,
+            heartbeat_interval=1,
+            max_messages_per_topic_per_second=1000.0,
+        )
+        pubsub = Pubsub(host, router)
+        async with (
+            host.run(listen_addrs=[listen]),
+            background_trio_service(pubsub),
+            background_trio_service(router),
+        ):
+            await pubsub.wait_until_ready()
+            subscription = await pubsub.subscribe(TOPIC)
+            await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(self._dial)))
+            self.pubsub = pubsub
+            portal.ready()
+            while True:
+                self.received.append((await subscription.get()).data)
+
+    async def publish(self, data: bytes) -> None:
+        assert self.pubsub is not None
+        await self.pubsub.publish(TOPIC, data)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            await asyncio.sleep(0.05)
+    assert condition(), what
+
+
+@pytest.mark.slow
+async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[int] = []
+    write = Libp2pPubsub.write_msg
+
+    async def counting_write(self: Libp2pPubsub, stream: Any, rpc: rpc_pb2.RPC) -> bool:
+        batches.append(len(rpc.publish))
+        return await write(self, stream, rpc)
+
+    monkeypatch.setattr(Libp2pPubsub, "write_msg", counting_write)
+    ours = Libp2pGossip(create_new_key_pair(), LOOPBACK, [])
+    inbox = await ours.subscribe(TOPIC)
+    await ours.start()
+    stock = StockPeer(ours.listen_addresses[0])
+    try:
+        await stock.thread.start()
+        await until(lambda: ours.counts.mesh_peers.get(TOPIC, 0) > 0, "no mesh with the peer")
+        burst = [b"message %d" % n for n in range(30)]  # within the stock channel's 32 slots
+        await asyncio.gather(*(ours.publish(TOPIC, data) for data in burst))
+        await until(lambda: len(stock.received) >= len(burst), "the stock peer missed some")
+        assert sorted(stock.received) == sorted(burst)
+        assert max(batches) > 1, f"each message in an RPC of its own: {batches}"
+
+        await stock.thread.call(stock.publish, b"from the stock peer")
+        async with asyncio.timeout(TIMEOUT):
+            assert (await inbox.__anext__()).data == b"from the stock peer"
+    finally:
+        await stock.thread.stop()
+        await ours.stop()
