@@ -158,12 +158,13 @@ class InstanceManager:
         owner notified them), start these."""
         wanted = list(dict.fromkeys(instances))
         result = AllocationResult()
-        for vm_hash in self._allocated - set(wanted):
-            self._allocated.discard(vm_hash)
-            if vm_hash not in self._notified:
-                self._restarts.cancel(vm_hash)
-                if await self._stop_vm(vm_hash):
-                    result.stopped.append(vm_hash)
+        dropped = sorted(self._allocated - set(wanted) - self._notified)
+        self._allocated.intersection_update(wanted)
+        for vm_hash in dropped:
+            self._restarts.cancel(vm_hash)
+        # Powered off together: each may take its whole grace.
+        stopped = await asyncio.gather(*(self._stop_vm(vm_hash) for vm_hash in dropped))
+        result.stopped += [vm_hash for vm_hash, done in zip(dropped, stopped, strict=True) if done]
         for vm_hash in wanted:
             try:
                 await self.start(vm_hash)
