@@ -5,7 +5,8 @@ built without `virtio_mmio.device=` command-line support), the kernel and our in
 loaded directly (no firmware boot), the serial console to a file, QMP on a unix socket, the
 guest channel as the virtio-serial port `alephnet` whose host side is a unix socket QEMU
 listens on. No network device at all unless the program asked for the internet; then QEMU's
-user-mode network (no tap or bridge to set up on the host).
+user-mode network (no tap or bridge to set up on the host). Instances have no channel, and
+always a network device, for the ports forwarded to them (`instance_command`).
 """
 
 from __future__ import annotations
