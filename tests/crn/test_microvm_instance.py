@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -114,6 +115,12 @@ async def test_an_instance_boots_to_ssh_keeps_its_disk_and_takes_new_keys(tmp_pa
         assert hostname == "alephnet-instance"
         assert int(disk_bytes) == SIZE_MIB * 1024 * 1024  # grown from the shrunk image
         assert int(filesystem_bytes) > SIZE_MIB * 1024 * 1024 * 9 // 10
+        # No internet: the guest cannot even reach the host through the user network's
+        # gateway (which leads to the host's loopback when the network is not restricted).
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            host_port = listener.getsockname()[1]
+            reach = ssh(port, first_key, f"timeout 10 bash -c '</dev/tcp/10.0.2.2/{host_port}'")
+        assert reach.returncode != 0, "the guest reached the host"
         # Keys only: the server offers no password method at all.
         refused = ssh(port, None, "true", "-o", "PubkeyAuthentication=no")
         assert refused.returncode == 255
