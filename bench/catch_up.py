@@ -2,17 +2,18 @@
 by anti-entropy sync over HTTP (gossip carries nothing of the past). Time from its launch until
 it holds them all, processed.
 
-    .venv/bin/python -m bench.catch_up [--messages 20000] [--modes worker,single]
+    .venv/bin/python -m bench.catch_up [--messages 20000] [--modes worker,single] [--source DIR]
 
-Node A (its own process, SQLite) takes N pre-signed POSTs first. Then, for each mode, a fresh
-node B is launched with A as its only peer (sync every second): `worker` runs B's processing
-in its own process (`processing_process`), `single` runs it in the node's process. While B
-catches up, the run samples B's replicated count, its pending queue and the latency of a read
-of its API (`messages.json`, 20 per page), and at the end reports the CPU each process spent
-per message (B, B's worker, A serving the pulls) and B's own split of its sync rounds (time in
-digests, listings, reading from the peer, the intake, and idle between rounds), parsed from
-its log. The machine is shared: compare modes of the same run, and read the CPU figures.
-Writes bench/results/catch_up.json. Target: >= 3 000 msg/s.
+Node A (its own process, SQLite) takes N pre-signed POSTs first (or, with `--source`, keeps
+its data dir to start from it again next time: the posting takes as long as a catch-up).
+Then, for each mode, a fresh node B is launched with A as its only peer (sync every second):
+`worker` runs B's processing in its own process (`processing_process`), `single` runs it in
+the node's process. While B catches up, the run samples B's replicated count, its pending
+queue and the latency of a read of its API (`messages.json`, 20 per page), and at the end
+reports the CPU each process spent per message (B, B's worker, A serving the pulls) and B's
+own split of its sync rounds (time in digests, listings, reading from the peer, the intake),
+parsed from its log. The machine is shared: compare modes of the same run, and read the CPU
+figures. Writes bench/results/catch_up.json. Target: >= 3 000 msg/s.
 """
 
 from __future__ import annotations
@@ -147,16 +148,11 @@ async def catch_up_once(a: CcnProcess, folder: Path, mode: str, count: int) -> d
     }
 
 
-async def run(count: int, modes: list[str]) -> dict[str, Any]:
+async def run(count: int, modes: list[str], source: Path | None) -> dict[str, Any]:
     os.environ[SYNC_INTERVAL_VARIABLE] = str(SYNC_INTERVAL)
-    os.environ[PROCESSING_PROCESS_VARIABLE] = "true"
     with tempfile.TemporaryDirectory() as folder:
-        a = CcnProcess(Path(folder) / "a", port=free_port())
-        await a.start()
+        a = await source_node(source or Path(folder) / "a", count)
         try:
-            await Traffic(a.url, presigned_posts(count, senders=50)).run(32)
-            async with httpx.AsyncClient(timeout=30) as http:
-                await wait_replicated(http, a.url, count)
             result: dict[str, Any] = {
                 "cores": os.cpu_count(),
                 "load_average_1m_before": os.getloadavg()[0],
@@ -169,16 +165,35 @@ async def run(count: int, modes: list[str]) -> dict[str, Any]:
     return result
 
 
+async def source_node(data_dir: Path, count: int) -> CcnProcess:
+    """Node A, holding `count` messages: posted now, unless its data dir already has them."""
+    os.environ[PROCESSING_PROCESS_VARIABLE] = "true"
+    a = CcnProcess(data_dir, port=free_port())
+    await a.start()
+    async with httpx.AsyncClient(timeout=30) as http:
+        held = await replicated(http, a.url)
+        if held not in (0, count):
+            await a.terminate(30)
+            raise SystemExit(f"{data_dir} holds {held} messages, not {count}")
+        if held == 0:
+            await Traffic(a.url, presigned_posts(count, senders=50)).run(32)
+            await wait_replicated(http, a.url, count)
+    return a
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--modes", default="worker,single", help="of: " + ",".join(MODES))
+    parser.add_argument(
+        "--source", type=Path, help="node A's data dir, kept to be used again (default: temporary)"
+    )
     arguments = parser.parse_args()
     modes = arguments.modes.split(",")
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}")
-    report("catch_up", asyncio.run(run(arguments.messages, modes)))
+    report("catch_up", asyncio.run(run(arguments.messages, modes, arguments.source)))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from alephnet.ccn.sync.digest import FULL_RANGE
 from alephnet.ccn.sync.peer_api import PeerError
 from alephnet.ccn.sync.pulls import PeerRound
 from alephnet.ccn.sync.reconcile import Reconciler, SyncLimits
-from alephnet.ccn.sync.service import SyncService
+from alephnet.ccn.sync.service import BACKLOG_POLL, SyncService
 from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import post_message, publish
 from tests.ccn.test_sync import SyncNode, in_process, sync_network, wait_until_equal
@@ -152,15 +152,22 @@ async def test_a_peer_without_the_paged_route_is_read_by_hash(
         await wait_until_equal(nodes["a"], nodes["b"])
 
 
-def lying_peer(page: Callable[[], list[dict[str, Any]]]) -> ClientFactory:
-    """A peer that holds 5 000 messages the node lacks and serves `page` for any of them."""
+def lying_peer(
+    page: Callable[[], list[dict[str, Any]]],
+    following: tuple[float, str] | None = (9.0, "z"),
+    asked: list[httpx.Request] | None = None,
+) -> ClientFactory:
+    """A peer that claims 5 000 messages in any bucket the node asks about, and serves `page`
+    (with `following` as the next cursor) for any of them; its requests go to `asked`."""
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if asked is not None:
+            asked.append(request)
         if request.url.path == "/api/v0/sync/digest":
             parts = int(request.url.params.get("buckets", 1))
             return httpx.Response(200, json={"buckets": [[5000, "ab"]] * parts})
         if request.url.path == PAGES_PATH:
-            return httpx.Response(200, json={"messages": page(), "next": [9.0, "z"]})
+            return httpx.Response(200, json={"messages": page(), "next": following})
         return httpx.Response(404)
 
     return lambda url: httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url=url)
@@ -186,29 +193,76 @@ async def test_a_page_out_of_order_or_range_fails_the_round_instead_of_looping(
             await reconciler.reconcile("http://liar.test")
 
 
-class ScriptedReconciler:
-    """Rounds cut short `behind` times, then rounds that find nothing; when each ran."""
+async def test_a_bucket_that_gave_nothing_new_is_narrowed_down_next_round(tmp_path: Path) -> None:
+    """A peer serving junk pages costs one reading of a bucket per pause, not one per round."""
+    junk = [{"time": 5.0, "item_hash": "f" * 64, "type": "POST"}]
+    asked: list[httpx.Request] = []
+    async with sync_network(tmp_path, {"b": []}) as nodes:
+        b = nodes["b"].node
+        limits = SyncLimits(max_pulls=1)
+        reconciler = Reconciler(b.sessions, b.intake, lying_peer(lambda: junk, None, asked), limits)
+        first = await reconciler.reconcile("http://liar.test")
+        assert (first.pulled, first.unreadable) == (0, 1)
+        whole = {"start": str(FULL_RANGE[0]), "end": str(FULL_RANGE[1])}
+        pages = [dict(request.url.params) for request in asked if request.url.path == PAGES_PATH]
+        assert [{key: page[key] for key in whole} for page in pages] == [whole]
+        asked.clear()
+        await reconciler.reconcile("http://liar.test")
+        assert asked[1].url.params["buckets"] == "16"  # split, not read again
 
-    def __init__(self, behind: int) -> None:
+
+class ScriptedReconciler:
+    """Rounds cut short `behind` times, then rounds that find nothing; when each ran. The
+    pending queue holds what `backlogs` says, one value per look (then 0)."""
+
+    limits = SyncLimits(backlog=100)
+
+    def __init__(self, behind: int, backlogs: list[int] | None = None) -> None:
         self.behind = behind
+        self.backlogs = backlogs or []
         self.times: list[float] = []
+        self.looks: list[float] = []
+
+    async def backlog(self) -> int:
+        self.looks.append(time.monotonic())
+        return self.backlogs.pop(0) if self.backlogs else 0
 
     async def reconcile(self, peer: str) -> PeerRound:
         self.times.append(time.monotonic())
         return PeerRound(peer, cut_short=len(self.times) <= self.behind)
 
 
-async def test_rounds_cut_short_are_followed_at_once_then_the_interval_applies() -> None:
-    reconciler = ScriptedReconciler(behind=3)
-    service = SyncService(reconciler, ["http://a.test"], interval=0.5)  # type: ignore[arg-type]
+async def run_service(reconciler: ScriptedReconciler, rounds: int, interval: float) -> list[float]:
+    """Seconds from the start of the service to each of its first `rounds` rounds."""
+    service = SyncService(reconciler, ["http://a.test"], interval)  # type: ignore[arg-type]
     started = time.monotonic()
     service.start()
     try:
-        while len(reconciler.times) < 5:
+        while len(reconciler.times) < rounds:
             await asyncio.sleep(0.01)
     finally:
         await service.stop()
-    offsets = [moment - started for moment in reconciler.times]
+    return [moment - started for moment in reconciler.times]
+
+
+async def test_rounds_cut_short_are_followed_at_once_then_the_interval_applies() -> None:
+    offsets = await run_service(ScriptedReconciler(behind=3), rounds=5, interval=0.5)
     assert offsets[0] >= 0.5
     assert offsets[3] - offsets[0] < 0.3  # three rounds right after the first
     assert offsets[4] - offsets[3] >= 0.5  # caught up: the interval again
+
+
+async def test_a_round_waits_while_processing_drains_the_pending_queue() -> None:
+    """A round waits while the queue shrinks, not once it stops (messages waiting to be
+    retried); while behind, only until the queue is down to the backlog limit (100 here)."""
+    draining = ScriptedReconciler(behind=0, backlogs=[400, 300, 200, 90])
+    (first,) = await run_service(draining, rounds=1, interval=0.1)
+    assert len(draining.looks) == 5
+    assert first >= 0.1 + 4 * BACKLOG_POLL
+    stuck = ScriptedReconciler(behind=0, backlogs=[400, 400])
+    (first,) = await run_service(stuck, rounds=1, interval=0.1)
+    assert len(stuck.looks) == 2
+    behind = ScriptedReconciler(behind=1, backlogs=[0, 400, 300, 90])
+    first, second = await run_service(behind, rounds=2, interval=0.1)
+    assert len(behind.looks) == 4
+    assert 2 * BACKLOG_POLL <= second - first < 0.1 + 2 * BACKLOG_POLL

@@ -13,7 +13,11 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from alephnet.ccn.api.deps import NodeDep, SessionDep
-from alephnet.ccn.db.accessors.sync import live_envelopes, replicated_hashes
+from alephnet.ccn.db.accessors.sync import (
+    live_envelopes,
+    replicated_hash_times,
+    replicated_hashes,
+)
 from alephnet.ccn.sync.digest import digest_buckets
 
 
@@ -48,8 +52,8 @@ async def get_digest(
 ) -> dict[str, Any]:
     """`[count, digest]` for each of `buckets` equal parts of [start, end)."""
     _check_range(start, end)
-    rows = await replicated_hashes(session, start, end)
-    digests = digest_buckets(((row.item_hash, row.time) for row in rows), start, end, buckets)
+    rows = await replicated_hash_times(session, start, end)
+    digests = digest_buckets(rows, start, end, buckets)
     return {"buckets": [[bucket.count, bucket.digest] for bucket in digests]}
 
 

@@ -11,11 +11,13 @@ round. Pulling is one-way: a peer that lacks what this node has pulls it in its 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from alephnet.ccn.db.accessors.pending import count_pending
 from alephnet.ccn.db.accessors.status import get_statuses
-from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_hashes
+from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_hash_times
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.peer_http import ClientFactory
 from alephnet.ccn.pipeline.intake import MessageIntake
@@ -42,6 +44,10 @@ class SyncLimits:
     max_pulls: int = 10_000
     """Messages pulled from one peer per round; a round cut short is followed by the next at
     once, so this bounds a round's length (other peers wait for it), not the catch-up rate."""
+    backlog: int = 5_000
+    """A round starts once this node's pending queue holds at most this many messages (or
+    stops shrinking): pulling far ahead of processing gains nothing, and each round walks the
+    digests again, on both nodes, while what it pulled is still pending."""
     batch: int = 100
     """Messages read per request by hash (their hashes go in the query string)."""
     page: int = 1000
@@ -69,13 +75,22 @@ class Reconciler:
         self._sessions = sessions
         self._intake = intake
         self._clients = clients
-        self._limits = limits
+        self.limits = limits
         self._attempts = RecentAttempts(limits.retry_pause, limits.remembered)
         self._resume: dict[str, tuple[TimeRange, Cursor]] = {}
         """Per peer, the bucket whose reading the quota interrupted, and where: the next
         round goes on from there rather than reading again what is pending here."""
         self._without_pages: set[str] = set()
         """Peers that lack our paged route (another implementation): never read whole."""
+        self._fruitless = RecentAttempts(limits.retry_pause, limits.remembered)
+        """Buckets of a peer read whole lately that gave nothing new (all pending here,
+        pulled before, or junk): narrowed down instead for a pause, so that a peer serving
+        messages this node refuses costs pages once per pause, not every round."""
+
+    async def backlog(self) -> int:
+        """Messages pending here: what this node has pulled (or received) but not processed."""
+        async with self._sessions() as session:
+            return await count_pending(session)
 
     async def reconcile(self, peer: str) -> PeerRound:
         """One round with `peer`; PeerError if it cannot be compared with at all."""
@@ -87,13 +102,13 @@ class Reconciler:
                 self._intake,
                 self._attempts,
                 report,
-                self._limits.max_pulls,
-                self._limits.concurrency,
+                self.limits.max_pulls,
+                self.limits.concurrency,
             )
             try:
                 await self._walk(api, pulls, report)
                 await pulls.drain()
-                report.cut_short = pulls.exhausted
+                report.cut_short = pulls.exhausted and report.pulled > 0
             finally:
                 await pulls.cancel()
                 report.requests = api.requests
@@ -108,33 +123,48 @@ class Reconciler:
             span, theirs, ours = todo.pop()
             if theirs == ours or theirs.count == 0:
                 continue
-            if theirs.count <= self._limits.list_threshold or span.width <= self._limits.min_width:
+            if self._resumes(report.peer, span) and await self._read(span, pulls, report):
+                continue
+            if theirs.count <= self.limits.list_threshold or span.width <= self.limits.min_width:
                 await self._list(api, span, pulls, report)
             elif not (self._mostly_missing(theirs, ours) and await self._read(span, pulls, report)):
                 todo.extend(reversed(await self._split(api, span, report)))
 
     def _mostly_missing(self, theirs: Bucket, ours: Bucket) -> bool:
-        return ours.count <= theirs.count * self._limits.read_whole
+        return ours.count <= theirs.count * self.limits.read_whole
+
+    def _resumes(self, peer: str, span: TimeRange) -> bool:
+        """Whether the last round's quota cut the reading of this bucket: the rest is read
+        whatever the counts (what was read is pending here, not yet in the digest)."""
+        resumed = self._resume.get(peer)
+        return resumed is not None and resumed[0] == span
 
     async def _read(self, span: TimeRange, pulls: Pulls, report: PeerRound) -> bool:
-        """Read the bucket whole; False if the peer cannot (it is then narrowed down)."""
-        if report.peer in self._without_pages:
+        """Read the bucket whole; False if it is rather to be narrowed down (the peer cannot
+        page, or the last reading gave nothing new)."""
+        bucket = f"{report.peer} {span.start!r} {span.end!r}"
+        now = time.monotonic()
+        if report.peer in self._without_pages or not self._fruitless.due(bucket, now):
             return False
         resumed = self._resume.pop(report.peer, None)
         after = resumed[1] if resumed is not None and resumed[0] == span else None
+        pulled = report.pulled
         try:
-            stopped = await pulls.by_range(span, after, self._limits.page)
+            stopped = await pulls.by_range(span, after, self.limits.page)
         except RouteMissing:
             self._without_pages.add(report.peer)
             return False
-        if stopped is not None:
+        await pulls.drain()
+        if after is None and report.pulled == pulled:
+            self._fruitless.note(bucket, now)
+        elif stopped is not None:
             self._resume[report.peer] = (span, stopped)
         return True
 
     async def _split(
         self, api: PeerApi, span: TimeRange, report: PeerRound
     ) -> list[tuple[TimeRange, Bucket, Bucket]]:
-        fanout = self._limits.fanout
+        fanout = self.limits.fanout
         with report.timing("digests"):
             theirs = await api.digest(span, fanout)
             ours = await self._digest(span, fanout)
@@ -142,15 +172,13 @@ class Reconciler:
 
     async def _digest(self, span: TimeRange, parts: int) -> list[Bucket]:
         async with self._sessions() as session:
-            rows = await replicated_hashes(session, span.start, span.end)
-        return digest_buckets(
-            ((row.item_hash, row.time) for row in rows), span.start, span.end, parts
-        )
+            rows = await replicated_hash_times(session, span.start, span.end)
+        return digest_buckets(rows, span.start, span.end, parts)
 
     async def _list(self, api: PeerApi, span: TimeRange, pulls: Pulls, report: PeerRound) -> None:
         with report.timing("listing"):
             wanted = pulls.due(await self._wanted(await api.hashes(span)))
-        await pulls.by_hashes(wanted, self._limits.batch)
+        await pulls.by_hashes(wanted, self.limits.batch)
 
     async def _wanted(self, listed: Iterable[ReplicatedHash]) -> list[str]:
         """The peer's live hashes that this node misses. A hash forgotten on the peer is not

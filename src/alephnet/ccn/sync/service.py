@@ -18,6 +18,9 @@ from alephnet.ccn.sync.reconcile import Reconciler
 
 logger = logging.getLogger(__name__)
 
+BACKLOG_POLL = 0.2
+"""How often a round waiting for processing looks at the pending queue again."""
+
 
 @dataclass(slots=True)
 class SyncCounts:
@@ -78,19 +81,33 @@ class SyncService:
 
     async def _run_forever(self) -> None:
         """The first round waits one interval too: a node just started has its API to bring up.
-        A round cut short by its quota is followed by the next at once: no idle wait while
-        this node is behind."""
+        A round cut short by its quota is followed by the next as soon as processing has
+        room for more (`_wait_for_processing`): no idle wait while this node is behind."""
+        await asyncio.sleep(self._interval)
         behind = False
         while True:
+            if not self.paused:
+                try:
+                    await self._wait_for_processing(behind)
+                    behind = any(report.cut_short for report in await self.run_round())
+                except Exception:
+                    behind = False
+                    logger.exception("sync round failed; next round in %s s", self._interval)
             if not behind:
                 await asyncio.sleep(self._interval)
-            behind = False
-            if self.paused:
-                continue
-            try:
-                behind = any(report.cut_short for report in await self.run_round())
-            except Exception:
-                logger.exception("sync round failed; next round in %s s", self._interval)
+
+    async def _wait_for_processing(self, behind: bool) -> None:
+        """Until the pending queue is empty, or stops shrinking (messages waiting for a retry,
+        not for the processor): a round while what was pulled is still pending would walk
+        the digests down to find nothing new. While behind, only until it is down to the
+        backlog limit, so that the next pull arrives before processing runs dry."""
+        limit = self._reconciler.limits.backlog if behind else 0
+        previous = None
+        while (backlog := await self._reconciler.backlog()) > limit:
+            if previous is not None and backlog >= previous:
+                return
+            previous = backlog
+            await asyncio.sleep(BACKLOG_POLL)
 
 
 def _log_round(report: PeerRound, wall: float) -> None:

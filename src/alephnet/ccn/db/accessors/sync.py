@@ -3,10 +3,11 @@ removing, in `messages`) and forgotten ones (in `forgotten_messages`), by time."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import literal, select, tuple_, union_all
+from sqlalchemy import Subquery, literal, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.models import ForgottenMessageRow, MessageRow
@@ -19,18 +20,34 @@ class ReplicatedHash:
     forgotten: bool
 
 
-async def replicated_hashes(
-    session: AsyncSession, start: float, end: float, limit: int | None = None
-) -> list[ReplicatedHash]:
-    """Hashes with `start <= time < end`, in (time, hash) order; live rows come from the
-    (time, item_hash) index alone."""
+def _replicated(start: float, end: float) -> Subquery:
+    """(item_hash, time, forgotten) of [start, end), live rows from the (time, item_hash)
+    index alone."""
     live = select(MessageRow.item_hash, MessageRow.time, literal(False).label("forgotten")).where(
         MessageRow.time >= start, MessageRow.time < end
     )
     forgotten = select(
         ForgottenMessageRow.item_hash, ForgottenMessageRow.time, literal(True).label("forgotten")
     ).where(ForgottenMessageRow.time >= start, ForgottenMessageRow.time < end)
-    both = union_all(live, forgotten).subquery()
+    return union_all(live, forgotten).subquery()
+
+
+async def replicated_hash_times(
+    session: AsyncSession, start: float, end: float
+) -> Sequence[tuple[str, float]]:
+    """(item_hash, time) with `start <= time < end`, in no particular order: what a digest
+    reads. Unsorted and as plain rows, because a top-level digest reads every row and sorting
+    (or building an object per row) would cost more than the digest."""
+    both = _replicated(start, end)
+    result = await session.execute(select(both.c.item_hash, both.c.time))
+    return cast(Sequence[tuple[str, float]], result.all())  # rows unpack like tuples
+
+
+async def replicated_hashes(
+    session: AsyncSession, start: float, end: float, limit: int | None = None
+) -> list[ReplicatedHash]:
+    """Hashes with `start <= time < end`, in (time, hash) order."""
+    both = _replicated(start, end)
     query = select(both.c.item_hash, both.c.time, both.c.forgotten).order_by(
         both.c.time, both.c.item_hash
     )
