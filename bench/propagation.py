@@ -16,7 +16,8 @@ node process spent per message offered (from /proc, whatever the load), the figu
 two versions by on a shared machine.
 
 With `--catch-up N`, a second measure: a node that was down while another took N messages
-starts, and syncs them over HTTP (sync every second; gossip carries nothing of the past).
+starts, and syncs them over HTTP (sync every second; gossip carries nothing of the past), as
+`bench.catch_up --modes worker` measures it (that benchmark has more options).
 Target: >= 3 000 msg/s.
 """
 
@@ -36,10 +37,10 @@ from typing import Any
 import httpx
 import websockets
 from tests.ccn.node_process import free_port
-from tests.ccn.traffic import Traffic, presigned_posts
+from tests.ccn.traffic import presigned_posts
 
-from alephnet.ccn.sync.digest import FULL_RANGE
 from alephnet.devnet.processes import CcnProcess
+from bench.catch_up import run as run_catch_up
 from bench.report import report
 
 SETTLE_TIMEOUT = 60.0
@@ -175,40 +176,6 @@ async def measure_rate(
     return result
 
 
-async def replicated(http: httpx.AsyncClient, node: CcnProcess) -> int:
-    start, end = FULL_RANGE
-    params = {"start": start, "end": end}
-    response = await http.get(f"{node.url}/api/v0/sync/digest", params=params)
-    count: int = response.json()["buckets"][0][0]
-    return count
-
-
-async def wait_replicated(http: httpx.AsyncClient, node: CcnProcess, count: int) -> None:
-    while await replicated(http, node) < count:
-        await asyncio.sleep(0.2)
-
-
-async def catch_up(count: int) -> dict[str, Any]:
-    """Node B starts after A took `count` messages; the seconds until B holds them all."""
-    os.environ["ALEPHNET_CCN_SYNC_INTERVAL"] = "1"
-    with tempfile.TemporaryDirectory() as folder:
-        a = CcnProcess(Path(folder) / "a", port=free_port())
-        b = CcnProcess(Path(folder) / "b", port=free_port(), peers=[a.url])
-        await a.start()
-        try:
-            traffic = Traffic(a.url, presigned_posts(count, senders=50))
-            await traffic.run(32)
-            async with httpx.AsyncClient(timeout=30) as http:
-                await wait_replicated(http, a, count)
-                started = time.perf_counter()
-                await b.start()
-                await wait_replicated(http, b, count)
-                elapsed = time.perf_counter() - started
-        finally:
-            await asyncio.gather(*(node.terminate(30) for node in (a, b) if node.running))
-    return {"messages": count, "seconds": round(elapsed, 1), "msg_per_s": round(count / elapsed)}
-
-
 async def run(count: int, seconds: float, rates: list[int]) -> dict[str, Any]:
     os.environ["ALEPHNET_CCN_SYNC_INTERVAL"] = "3600"
     os.environ["ALEPHNET_CCN_ANNOUNCE_INTERVAL"] = "5"
@@ -260,7 +227,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # libp2p's import logs at INFO
     result = asyncio.run(run(arguments.nodes, arguments.seconds, rates))
     if arguments.catch_up:
-        result["catch_up"] = asyncio.run(catch_up(arguments.catch_up))
+        result["catch_up"] = asyncio.run(run_catch_up(arguments.catch_up, ["worker"], None))
     report("propagation", result)
 
 
