@@ -77,30 +77,35 @@ def test_non_ascii_is_escaped_like_the_sdk() -> None:
     assert '"w\\u00f6rld"' in built.item_content
 
 
-def test_sdk_reference_vector_is_reproduced() -> None:
-    """The deterministic ETH vector generated with the released SDK (reference §6.3)."""
-    signer = SIGNER_FACTORIES["ETH"](
-        bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
-    )
+@pytest.mark.parametrize(
+    ("chain", "key", "item_hash", "signature"),
+    [
+        pytest.param(
+            "ETH",
+            bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+            "ade2920928ba3998d355364cf47e68c6d2c503666b6a70fd0e22fdaef59814c1",
+            "0x51f747ab3bd22bae49a863767b8db2735acb1ae927f76d241e5a725e3e70919228e616b2daf8589f0115"
+            "ec1ead079412c704969d5abe9f04fa360d08086aca6f1c",
+            id="ETH",
+        ),
+        pytest.param(
+            "SOL",
+            bytes(range(1, 33)),
+            "7cfb0bba20cbe93240af9e52ad1fb545ae76fb9f9101b427f4cd2590dfd7709b",
+            '{"publicKey": "9C6hybhQ6Aycep9jaUnP6uL9ZYvDjUp1aSkFWPUFJtpj", "signature": '
+            '"2rggGSeuyxqGVYbBnud2tfZsbU4mjpXEsoaqhpubutfmDgyUNzhNWsayejad8YQewYxhea3f7kYFVB9XxssJr11Q"}',
+            id="SOL",
+        ),
+    ],
+)
+def test_sdk_reference_vector_is_reproduced(
+    chain: str, key: bytes, item_hash: str, signature: str
+) -> None:
+    """The deterministic vectors generated with the released SDK (reference §6.3)."""
+    signer = SIGNER_FACTORIES[chain](key)
     content = PostContent(
         address=signer.address, time=1700000000.0, content={"hello": "world"}, type="test"
     )
     built = build_message(signer, MessageType.POST, content, time=1700000000.0)
-    assert built.item_hash == "ade2920928ba3998d355364cf47e68c6d2c503666b6a70fd0e22fdaef59814c1"
-    assert built.message["signature"] == (
-        "0x51f747ab3bd22bae49a863767b8db2735acb1ae927f76d241e5a725e3e70919228e616b2daf8589f0115"
-        "ec1ead079412c704969d5abe9f04fa360d08086aca6f1c"
-    )
-
-
-def test_sdk_solana_vector_is_reproduced() -> None:
-    signer = SIGNER_FACTORIES["SOL"](bytes(range(1, 33)))
-    content = PostContent(
-        address=signer.address, time=1700000000.0, content={"hello": "world"}, type="test"
-    )
-    built = build_message(signer, MessageType.POST, content, time=1700000000.0)
-    assert built.item_hash == "7cfb0bba20cbe93240af9e52ad1fb545ae76fb9f9101b427f4cd2590dfd7709b"
-    assert built.message["signature"] == (
-        '{"publicKey": "9C6hybhQ6Aycep9jaUnP6uL9ZYvDjUp1aSkFWPUFJtpj", "signature": '
-        '"2rggGSeuyxqGVYbBnud2tfZsbU4mjpXEsoaqhpubutfmDgyUNzhNWsayejad8YQewYxhea3f7kYFVB9XxssJr11Q"}'
-    )
+    assert built.item_hash == item_hash
+    assert built.message["signature"] == signature

@@ -53,16 +53,20 @@ def test_signature_by_another_key_for_the_same_sender() -> None:
     assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
 
 
-def test_wrong_chain_breaks_the_signature() -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        pytest.param("chain", "BSC", ErrorCode.INVALID_SIGNATURE, id="wrong-chain"),
+        pytest.param("chain", "DOGE", ErrorCode.INVALID_FORMAT, id="unknown-chain"),
+        pytest.param("type", "TWEET", ErrorCode.INVALID_FORMAT, id="unknown-type"),
+        pytest.param("item_type", "storage", ErrorCode.INVALID_FORMAT, id="storage-but-inline"),
+        pytest.param("signature", None, ErrorCode.INVALID_SIGNATURE, id="missing-signature"),
+    ],
+)
+def test_one_wrong_envelope_field(field: str, value: Any, code: ErrorCode) -> None:
     message = _post()
-    message["chain"] = "BSC"
-    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
-
-
-def test_unknown_chain() -> None:
-    message = _post()
-    message["chain"] = "DOGE"
-    assert _code_of(message) == ErrorCode.INVALID_FORMAT
+    message[field] = value
+    assert _code_of(message) == code
 
 
 def test_hash_mismatch() -> None:
@@ -87,18 +91,6 @@ def test_non_json_content() -> None:
 
 def test_null_escape_in_content_is_refused() -> None:
     assert _code_of(_post(text="a\u0000b")) == ErrorCode.INVALID_FORMAT
-
-
-def test_unknown_type() -> None:
-    message = _post()
-    message["type"] = "TWEET"
-    assert _code_of(message) == ErrorCode.INVALID_FORMAT
-
-
-def test_storage_hash_with_inline_content() -> None:
-    message = _post()
-    message["item_type"] = "storage"
-    assert _code_of(message) == ErrorCode.INVALID_FORMAT
 
 
 def test_uppercase_hex_hash_is_refused() -> None:
@@ -132,12 +124,6 @@ def test_solana_public_key_of_someone_else() -> None:
     document = json.loads(message["signature"])
     document["publicKey"] = SIGNER_FACTORIES["SOL"](KEY_B).address
     message["signature"] = json.dumps(document)
-    assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
-
-
-def test_missing_signature() -> None:
-    message = _post()
-    message["signature"] = None
     assert _code_of(message) == ErrorCode.INVALID_SIGNATURE
 
 
