@@ -114,6 +114,27 @@ async def test_requests_off_the_fast_path_get_the_same_answers(
     assert not_an_object.status_code == 422
 
 
+async def test_an_invalid_envelope_on_the_fast_path_gets_the_standard_refusal(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    """A plain request whose message fails validation is handed on to FastAPI with its body:
+    the usual 422 with an error code, counted once in the metrics."""
+    message = post_message(signer)
+    message["item_hash"] = "not a hash"
+    response = await publish(client, message, sync=False)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_code"] == 0, body  # INVALID_FORMAT
+    assert "item_hash" in body["error"]
+    metrics = (await client.get("/metrics.json")).json()["alephnet_http_requests_total"]
+    counted = [
+        entry["value"]
+        for entry in metrics
+        if (entry["method"], entry["route"], entry["status"]) == ("POST", "/api/v0/messages", "422")
+    ]
+    assert counted == [1.0]
+
+
 async def test_malformed_json_body_is_422(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v0/messages", content=b"{not json", headers={"content-type": "application/json"}

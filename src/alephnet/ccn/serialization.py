@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from alephnet.ccn.db.models import ForgottenMessageRow, MessageRow
+
+MESSAGE_FIELDS = (
+    "sender", "chain", "signature", "type", "item_content", "item_type", "item_hash", "time",
+    "channel", "content", "size",
+)  # fmt: skip
 
 
 def message_to_dict(row: MessageRow) -> dict[str, Any]:
@@ -23,6 +29,16 @@ def message_to_dict(row: MessageRow) -> dict[str, Any]:
         "size": row.size,
         "confirmed": bool(row.confirmations),
         "confirmations": row.confirmations or [],
+    }
+
+
+def message_values_to_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The same from a `messages` row's column values, for a row inserted without an ORM
+    object (the processor's)."""
+    confirmations = values["confirmations"] or []
+    return {field: values[field] for field in MESSAGE_FIELDS} | {
+        "confirmed": bool(confirmations),
+        "confirmations": confirmations,
     }
 
 

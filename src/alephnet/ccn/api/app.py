@@ -27,6 +27,7 @@ from alephnet.ccn.api import (
 )
 from alephnet.ccn.api.errors import install_error_handlers
 from alephnet.ccn.api.middleware.body_limit import BodyLimitMiddleware
+from alephnet.ccn.api.middleware.publish_fast_path import PublishFastPath
 from alephnet.ccn.api.middleware.request_metrics import RequestMetricsMiddleware
 from alephnet.ccn.api.request_checks import refuse_nul_characters
 from alephnet.ccn.api.telemetry import ApiTelemetry, gossip_metrics
@@ -80,6 +81,7 @@ def create_app(settings: CcnSettings, clients: ClientFactory = network_clients) 
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(settings))
     app.add_middleware(RequestMetricsMiddleware, telemetry=telemetry)
+    app.add_middleware(PublishFastPath, telemetry=telemetry, body_limit=settings.max_request_body)
     return app
 
 

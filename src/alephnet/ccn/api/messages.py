@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
 from starlette.responses import Response
 
 from alephnet.ccn.api.deps import NodeDep, SessionDep
@@ -66,58 +63,34 @@ async def submit_message(node: Node, raw_message: dict[str, Any], sync: bool = F
             node.events.forget_waiter(message.item_hash, waiter)
 
 
-class PublishRoute(APIRoute):
-    """POST /api/v0/messages, whose plain requests skip FastAPI's request machinery.
-
-    This route carries the node's whole ingest. FastAPI would solve the app's dependencies for
-    each request (synchronous ones run in a thread pool), validate the body into a pydantic
-    model and render the answer with the standard json module, about a third of what a
-    submission costs the node in all. A plain request (no query string, a JSON content type,
-    a JSON object whose `message` is an object and whose `sync`, if any, is a boolean) is read
-    with orjson and submitted directly. Anything else goes to the route's standard FastAPI
-    handler, so refusals keep exactly their usual shape. Middleware (body limits, metrics)
-    and the OpenAPI description are those of any route.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        standard = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            plain = await _plain_publication(request)
-            if plain is None:
-                return await standard(request)
-            return await _publish(request.state.node, plain)
-
-        return handle
-
-
-async def _plain_publication(request: Request) -> PublishRequest | None:
-    if request.scope["query_string"] or request.headers.get("content-type") != JSON_TYPE:
-        return None
+def plain_publication(body: bytes) -> PublishRequest | None:
+    """The request of a plain publication body (a JSON object whose `message` is an object and
+    whose `sync`, if any, is a boolean), read with orjson; None for anything else, which the
+    route's standard FastAPI handler then refuses in its usual shape."""
     try:
-        body = orjson.loads(await request.body())
+        document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(body, dict) or not isinstance(body.get("message"), dict):
+    if not isinstance(document, dict) or not isinstance(document.get("message"), dict):
         return None
-    sync = body.get("sync", False)
+    sync = document.get("sync", False)
     if not isinstance(sync, bool):
         return None
-    return PublishRequest.model_construct(message=body["message"], sync=sync)
+    return PublishRequest.model_construct(message=document["message"], sync=sync)
 
 
+@router.post("/api/v0/messages")
 async def publish_message(request: PublishRequest, node: NodeDep) -> Response:
     """Submit a signed message. 202 once it is queued (on disk); with `sync`, wait for its
-    processing: 200 processed, 422 rejected, 202 if still pending after the sync timeout."""
-    return await _publish(node, request)
+    processing: 200 processed, 422 rejected, 202 if still pending after the sync timeout.
+
+    Plain requests never reach this handler: `PublishFastPath` serves them (see there)."""
+    status, body = await publication_answer(node, request)
+    return Response(body, status, media_type=JSON_TYPE)
 
 
-router.add_api_route(
-    "/api/v0/messages", publish_message, methods=["POST"], route_class_override=PublishRoute
-)
-
-
-async def _publish(node: Node, request: PublishRequest) -> Response:
+async def publication_answer(node: Node, request: PublishRequest) -> tuple[int, bytes]:
+    """The HTTP status and JSON body answering a publication."""
     accepted = await submit_message(node, request.message, request.sync)
     status = accepted.status
     body: dict[str, Any] = {
@@ -129,7 +102,7 @@ async def _publish(node: Node, request: PublishRequest) -> Response:
             rejected = await get_rejected(session, accepted.item_hash)
         if rejected is not None:
             body |= {"error_code": rejected.error_code, "details": rejected.details}
-    return Response(orjson.dumps(body), STATUS_HTTP_CODES[status], media_type=JSON_TYPE)
+    return STATUS_HTTP_CODES[status], orjson.dumps(body)
 
 
 async def _settled_status(

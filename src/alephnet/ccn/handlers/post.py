@@ -13,6 +13,7 @@ from alephnet.ccn.db.accessors.posts import (
     get_post,
     newest_amend,
 )
+from alephnet.ccn.db.insert_buffer import defer_insert
 from alephnet.ccn.db.models import MessageRow, PostRow
 from alephnet.ccn.handlers.base import ContentHandler
 from alephnet.ccn.pipeline.incoming import IncomingMessage
@@ -60,21 +61,24 @@ class PostHandler(ContentHandler):
     async def process(self, session: AsyncSession, incoming: IncomingMessage[PostContent]) -> None:
         content = incoming.content
         is_amend = content.type == AMEND
-        row = PostRow(
-            item_hash=incoming.item_hash,
-            owner=content.address,
-            type=content.type,
-            ref=content.ref_hash,
-            amends=content.ref_hash if is_amend else None,
-            channel=incoming.message.channel,
-            content=content.content,
-            time=content.time,
-            latest_amend=None,
-            last_updated=content.time,
+        defer_insert(
+            session,
+            PostRow,
+            {
+                "item_hash": incoming.item_hash,
+                "owner": content.address,
+                "type": content.type,
+                "ref": content.ref_hash,
+                "amends": content.ref_hash if is_amend else None,
+                "channel": incoming.message.channel,
+                "content": content.content,
+                "time": content.time,
+                "latest_amend": None,
+                "last_updated": content.time,
+            },
         )
-        session.add(row)
         if is_amend:
-            await session.flush()
+            # The query for the newest amend writes this one first (autoflush or buffer).
             original = await self._amend_target(session, content)
             await _refresh_latest_amend(session, original)
 

@@ -15,7 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Row, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.files import content_pin
@@ -29,7 +29,13 @@ from alephnet.ccn.db.accessors.pending import (
 )
 from alephnet.ccn.db.accessors.status import get_status, load_status_rows, set_status
 from alephnet.ccn.db.engine import SessionFactory
-from alephnet.ccn.db.models import MessageRow, MessageStatusRow, PendingMessageRow
+from alephnet.ccn.db.insert_buffer import (
+    BufferedInsertFailed,
+    InsertBuffer,
+    buffered_inserts,
+    defer_insert,
+)
+from alephnet.ccn.db.models import MessageRow, MessageStatusRow
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import HandlerMap
 from alephnet.ccn.message_filters import message_tags
@@ -38,7 +44,7 @@ from alephnet.ccn.pipeline.backoff import retry_delay
 from alephnet.ccn.pipeline.content import ContentSource
 from alephnet.ccn.pipeline.events import ProcessingResult, ResultSink
 from alephnet.ccn.pipeline.incoming import IncomingMessage
-from alephnet.ccn.serialization import message_to_dict
+from alephnet.ccn.serialization import message_values_to_dict
 from alephnet.ccn.settings import CcnSettings
 from alephnet.protocol.chains import verify_signature
 from alephnet.protocol.enums import ItemType, MessageStatus, MessageType
@@ -56,10 +62,20 @@ IDLE_WAIT = 1.0
 MIN_FETCH = 32
 
 
+DENORMALISED_COLUMNS = (
+    "content_type",
+    "content_ref",
+    "content_key",
+    "content_item_hash",
+)
+"""Every `messages` row names them all (None where its type has no such column): the rows
+of a batch are inserted by one executemany, whose parameter sets must share their keys."""
+
+
 @dataclass(frozen=True, slots=True)
 class PendingSnapshot:
-    """A pending row's values, read before processing: a rolled-back savepoint expires ORM
-    objects, and reloading them lazily is not possible in async code."""
+    """A pending row's values, read as plain columns: no ORM object to build, and none that a
+    rolled-back savepoint could expire."""
 
     id: int
     item_hash: str
@@ -68,7 +84,7 @@ class PendingSnapshot:
     reception_time: float
 
     @classmethod
-    def of(cls, row: PendingMessageRow) -> PendingSnapshot:
+    def of(cls, row: Row[Any]) -> PendingSnapshot:
         return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time)
 
 
@@ -128,28 +144,35 @@ class MessageProcessor:
             self._task = None
 
     async def _run_forever(self) -> None:
+        """After a batch that left nothing due, wait for work at once rather than asking the
+        database again: the wake event is cleared before each fetch, so a commit that came
+        after it has set the event again and the wait ends immediately."""
         while True:
+            self._wake.clear()
             try:
-                handled = await self.process_ready_batch()
+                outcome = await self._process_next_batch()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("processing batch failed; retrying in %.0f s", IDLE_WAIT)
                 await asyncio.sleep(IDLE_WAIT)
                 continue
-            if handled == 0:
+            if outcome.drained:
                 await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
         async with self._sessions() as session:
             next_time = await next_attempt_time(session)
         timeout = IDLE_WAIT if next_time is None else max(0.0, next_time - time.time())
-        self._wake.clear()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, IDLE_WAIT))
 
     async def process_ready_batch(self) -> int:
-        """Process every message due now, up to one batch; returns how many were handled.
+        """Process every message due now, up to one batch; returns how many were handled."""
+        return (await self._process_next_batch()).handled
+
+    async def _process_next_batch(self) -> BatchOutcome:
+        """One batch of the messages due now.
 
         The batch is one transaction. Its fast path takes no savepoints: each message's checks
         only read, so a message failing them leaves nothing to undo, and its writes come after.
@@ -161,7 +184,7 @@ class MessageProcessor:
                 rows = await ready_pending(session, time.time(), self._fetch_size)
                 snapshots = [PendingSnapshot.of(row) for row in rows]
             if not snapshots:
-                return 0
+                return BatchOutcome()
             async with self._gate.writing(yielding=True):
                 try:
                     async with session.begin():
@@ -172,8 +195,9 @@ class MessageProcessor:
                     async with session.begin():
                         outcome = await self._run_batch(session, snapshots, careful=True)
         self._publish(outcome)
+        outcome.drained = len(snapshots) < self._fetch_size and outcome.handled == len(snapshots)
         self._adapt_fetch_size(outcome.handled, len(snapshots))
-        return outcome.handled
+        return outcome
 
     def _adapt_fetch_size(self, handled: int, fetched: int) -> None:
         """Fetch about what the time budget lets a batch handle: rows loaded and left
@@ -193,39 +217,47 @@ class MessageProcessor:
         self, session: AsyncSession, snapshots: list[PendingSnapshot], careful: bool
     ) -> BatchOutcome:
         outcome = BatchOutcome()
-        outcome.status_rows = await load_status_rows(
-            session, [pending.item_hash for pending in snapshots]
-        )
-        deadline = time.monotonic() + self._settings.batch_seconds
-        for pending in snapshots:
-            await self._run_one(session, pending, outcome, careful)
-            outcome.handled += 1
-            if time.monotonic() > deadline and self._writers_waiting():
-                break
-        try:
-            await delete_pending_for(session, outcome.settled_hashes)
-            await delete_pending_ids(session, outcome.dropped_ids)
-            await session.flush()
-        except Exception as error:
-            if careful:
-                raise
-            raise _WriteFailed from error
+        async with buffered_inserts(session) as buffer:
+            outcome.status_rows = await load_status_rows(
+                session, [pending.item_hash for pending in snapshots]
+            )
+            deadline = time.monotonic() + self._settings.batch_seconds
+            for pending in snapshots:
+                await self._run_one(session, buffer, pending, outcome, careful)
+                outcome.handled += 1
+                if time.monotonic() > deadline and self._writers_waiting():
+                    break
+            try:
+                await buffer.flush(session)
+                await delete_pending_for(session, outcome.settled_hashes)
+                await delete_pending_ids(session, outcome.dropped_ids)
+                await session.flush()
+            except Exception as error:
+                if careful:
+                    raise
+                raise _WriteFailed from error
         return outcome
 
     async def _run_one(
-        self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome, careful: bool
+        self,
+        session: AsyncSession,
+        buffer: InsertBuffer,
+        pending: PendingSnapshot,
+        outcome: BatchOutcome,
+        careful: bool,
     ) -> None:
         if careful:
             try:
                 async with session.begin_nested():
-                    await self._check_and_apply(session, pending, outcome)
+                    await self._check_and_apply(session, buffer, pending, outcome)
             except Exception as error:
+                buffer.discard()
                 await self._fail(session, pending, outcome, _as_message_error(error, pending))
             return
         try:
             incoming = await self._check(session, pending, outcome)
-        except _WriteFailed:
-            raise
+        except (_WriteFailed, BufferedInsertFailed) as error:
+            raise _WriteFailed from error
         except Exception as error:
             await self._fail(session, pending, outcome, _as_message_error(error, pending))
             return
@@ -238,14 +270,22 @@ class MessageProcessor:
             raise _WriteFailed from error
 
     async def _check_and_apply(
-        self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome
+        self,
+        session: AsyncSession,
+        buffer: InsertBuffer,
+        pending: PendingSnapshot,
+        outcome: BatchOutcome,
     ) -> None:
+        """Every write is flushed before the result counts: within the savepoint, so that a
+        failing write rolls back (and rejects) this message alone."""
         incoming = await self._check(session, pending, outcome)
         if incoming is None:
             outcome.dropped_ids.append(pending.id)
-        else:
-            outcome.add(await self._apply(session, incoming, outcome))
-            await session.flush()
+            return
+        result = await self._apply(session, incoming, outcome)
+        await buffer.flush(session)
+        await session.flush()
+        outcome.add(result)
 
     async def _check(
         self, session: AsyncSession, pending: PendingSnapshot, outcome: BatchOutcome
@@ -286,8 +326,8 @@ class MessageProcessor:
     ) -> ProcessingResult:
         message = incoming.message
         handler = self._handlers[MessageType(message.type)]
-        row = _message_row(incoming, handler.denormalised_columns(incoming))
-        session.add(row)
+        values = _message_values(incoming, handler.denormalised_columns(incoming))
+        defer_insert(session, MessageRow, values)
         if message.item_type != ItemType.INLINE:
             session.add(content_pin(message.item_hash, incoming.owner, time.time()))
         await handler.process(session, incoming)
@@ -299,7 +339,7 @@ class MessageProcessor:
                 await clear_rejection(session, message.item_hash)
             status.status = MessageStatus.PROCESSED
         return ProcessingResult(
-            message.item_hash, MessageStatus.PROCESSED, message=message_to_dict(row)
+            message.item_hash, MessageStatus.PROCESSED, message=message_values_to_dict(values)
         )
 
     async def _fail(
@@ -345,6 +385,8 @@ class BatchOutcome:
     settled_hashes: list[str] = field(default_factory=list)
     dropped_ids: list[int] = field(default_factory=list)
     handled: int = 0
+    drained: bool = True
+    """Whether the batch handled every message that was due when it started."""
     status_rows: dict[str, MessageStatusRow] = field(default_factory=dict)
     """Held for the batch: the session's identity map keeps rows only while referenced, and
     each status lookup answered from it saves a database round trip."""
@@ -369,27 +411,29 @@ def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageErro
     return InternalError(repr(error))
 
 
-def _message_row(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> MessageRow:
+def _message_values(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> dict[str, Any]:
+    """The `messages` row of a processed message, as column values."""
     message = incoming.message
     payment = getattr(incoming.content, "payment", None)
     document = incoming.content_document()
     tags = message_tags(message.type, document)
-    return MessageRow(
-        item_hash=message.item_hash,
-        type=message.type,
-        chain=message.chain,
-        sender=message.sender,
-        signature=message.signature,
-        item_type=message.item_type,
-        item_content=message.item_content,
-        content=document,
-        time=message.time,
-        channel=message.channel,
-        size=incoming.size,
-        owner=incoming.owner,
-        payment_type=payment.type if payment is not None else None,
-        confirmations=[],
-        reception_time=incoming.reception_time,
-        tags=sorted(tags) if tags else None,
+    return {
+        "item_hash": message.item_hash,
+        "type": message.type,
+        "chain": message.chain,
+        "sender": message.sender,
+        "signature": message.signature,
+        "item_type": message.item_type,
+        "item_content": message.item_content,
+        "content": document,
+        "time": message.time,
+        "channel": message.channel,
+        "size": incoming.size,
+        "owner": incoming.owner,
+        "payment_type": payment.type if payment is not None else None,
+        "confirmations": [],
+        "reception_time": incoming.reception_time,
+        "tags": sorted(tags) if tags else None,
+        **dict.fromkeys(DENORMALISED_COLUMNS),
         **columns,
-    )
+    }

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.models import PendingMessageRow
 
 
-async def ready_pending(
-    session: AsyncSession, now: float, limit: int
-) -> Sequence[PendingMessageRow]:
-    """Rows due now, in the order they should be tried: oldest attempt time first."""
+async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequence[Row[Any]]:
+    """Rows due now, in the order they should be tried: oldest attempt time first. Plain
+    columns (id, item_hash, message, retries, reception_time), not ORM objects: the processor
+    only reads them, and building objects for a whole batch costs more than the query."""
     result = await session.execute(
-        select(PendingMessageRow)
+        select(
+            PendingMessageRow.id,
+            PendingMessageRow.item_hash,
+            PendingMessageRow.message,
+            PendingMessageRow.retries,
+            PendingMessageRow.reception_time,
+        )
         .where(PendingMessageRow.next_attempt <= now)
         .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
         .limit(limit)
     )
-    return result.scalars().all()
+    return result.all()
 
 
 async def next_attempt_time(session: AsyncSession) -> float | None:
