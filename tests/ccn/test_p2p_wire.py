@@ -1,6 +1,7 @@
-"""Our overrides of py-libp2p's pubsub (`libp2p_pubsub.py`): RPCs waiting for a peer go out
-as one, reads are buffered, a repeated peer record is not checked again, and a stock
-py-libp2p gossipsub peer still reads what we send and is read (the wire format is unchanged)."""
+"""Our overrides of py-libp2p (`libp2p_pubsub.py`, `libp2p_yamux.py`): RPCs waiting for a peer
+go out as one, reads are buffered, records are not made or checked again for every RPC, Yamux
+credits a peer's window once half of it is read, and a stock py-libp2p gossipsub peer still
+reads what we send and is read (the wire format is unchanged)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from alephnet.ccn.p2p.libp2p_pubsub import (
     Libp2pPubsub,
     _take_waiting,
 )
+from alephnet.ccn.p2p.libp2p_yamux import Libp2pYamuxStream
 
 TOPIC = "ALEPH-TEST"
 LOOPBACK = "/ip4/127.0.0.1/tcp/0"
@@ -105,6 +107,49 @@ def test_a_repeated_peer_record_is_checked_once(monkeypatch: pytest.MonkeyPatch)
     for record in (b"first", b"first", b"first", b"second", b"forged", b"forged"):
         assert consume(rpc_pb2.RPC(senderRecord=record), host, peer) == (record != b"forged")
     assert checked == [b"first", b"second", b"forged", b"forged"]
+
+
+def test_our_record_is_made_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[bytes] = []
+
+    def make(host: Any) -> tuple[bytes, bool]:
+        made.append(b"record %d" % len(made))
+        return made[-1], True
+
+    monkeypatch.setattr(libp2p_pubsub, "env_to_send_in_RPC", make)
+    monkeypatch.setattr(libp2p_pubsub, "_own_records", {})
+    host = new_host(key_pair=create_new_key_pair())
+    assert [libp2p_pubsub._own_record(host)[0] for _ in range(3)] == [b"record 0"] * 3
+    assert made == [b"record 0"]
+
+
+class Frames:
+    """The connection of a Yamux stream, as far as window updates go: what it writes."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    async def _write_frame(self, frame: bytes) -> None:
+        self.written.append(frame)
+
+
+def test_yamux_credits_the_window_once_half_of_it_is_read() -> None:
+    connection = Frames()
+    stream = Libp2pYamuxStream(1, connection, True)  # type: ignore[arg-type]
+    half = stream.target_recv_window // 2
+
+    async def read(sizes: list[int]) -> None:
+        for size in sizes:
+            stream.recv_window -= size
+            await stream._auto_tune_and_send_window_update(bytes_read=size)
+
+    trio.run(read, [600] * (half // 600))
+    assert connection.written == [], "a window update per read"
+    trio.run(read, [600])
+    assert len(connection.written) == 1
+    credited = int.from_bytes(connection.written[0][-4:], "big")
+    assert credited == 600 * (half // 600 + 1)
+    assert stream.recv_window == stream.target_recv_window
 
 
 # --- a stock py-libp2p peer ---------------------------------------------------------------

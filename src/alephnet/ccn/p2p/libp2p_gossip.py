@@ -2,7 +2,8 @@
 
 Tuning, against the library's defaults (measured in DESIGN.md and docs/p2p.md):
 - delivery, sending and reading: `libp2p_pubsub.py` (messages go straight to a large inbox on
-  the asyncio side; RPCs waiting for a peer are written as one; reads are buffered).
+  the asyncio side; RPCs waiting for a peer are written as one; reads are buffered) and
+  `libp2p_yamux.py` (a window update per half window read, not per read).
 - spam protection: the library stops forwarding a peer's messages past 10 per second per topic;
   the limit is raised to what a CCN sends in a burst (`GossipTuning.max_rate_per_peer`).
 - message ids: Aleph's (see `message_id.py`), so that duplicates are recognised network-wide.
@@ -34,6 +35,7 @@ from libp2p.tools.anyio_service import background_trio_service
 from alephnet.ccn.p2p.bridge import Inbox, TrioPortal, TrioThread
 from alephnet.ccn.p2p.interface import GossipCounts, GossipMessage, Validator
 from alephnet.ccn.p2p.libp2p_pubsub import Libp2pGossipSub, Libp2pPubsub
+from alephnet.ccn.p2p.libp2p_yamux import install_yamux_streams
 from alephnet.ccn.p2p.message_id import aleph_message_id
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
 
@@ -162,6 +164,7 @@ class Libp2pGossip:
 
     async def _main(self, portal: TrioPortal) -> None:
         tuning = self._tuning
+        install_yamux_streams()
         host = new_host(key_pair=self._key_pair, listen_addrs=[self._listen])
         router = Libp2pGossipSub(
             self._counts,

@@ -12,9 +12,12 @@ Measured costs of the library (docs/p2p.md, Figures), and what is done here:
   Yamux answers every read with a window update (a frame of its own, encrypted). Reads here go
   through `BufferedStream`: one read takes whatever the connection holds, so one window update
   covers many RPCs.
-- every RPC carries the sender's signed peer record, and the library verifies its signature
-  (Ed25519) and rewrites the peer's addresses for each RPC received. A record identical to the
-  last one accepted from that peer less than `RECORD_REFRESH` seconds ago is taken as it is.
+- every RPC carries the sender's signed peer record. The library rebuilds ours for each
+  message it forwards (parsing the record it holds to compare its addresses with the host's,
+  then serializing it again): it is kept here for `RECORD_REFRESH` seconds. And it verifies the
+  sender's record (Ed25519) and rewrites the peer's addresses for each RPC received: a record
+  identical to the last one accepted from that peer less than `RECORD_REFRESH` seconds ago is
+  taken as it is.
 - delivery: the library pushes each message to a 32-slot channel per subscription and drops it
   when the reader lags; here it goes straight to the node's inbox (`deliver`).
 - send queues: 32 RPCs per peer, dropped beyond; here `SEND_QUEUE`, drops counted.
@@ -29,6 +32,8 @@ from typing import Any
 
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
+from libp2p.peer.peerstore import env_to_send_in_RPC
+from libp2p.pubsub import gossipsub as gossipsub_module
 from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -45,7 +50,8 @@ MAX_RPC_BATCH = 100
 READ_CHUNK = 64 * 1024
 """Bytes asked of the connection per read; it returns what it holds, up to this."""
 RECORD_REFRESH = 60.0
-"""Seconds an identical signed peer record is taken without checking it again."""
+"""Seconds our signed peer record is reused, and a peer's identical one taken without checking
+it again."""
 MAX_RECORDS = 1024
 """Records remembered (one per peer): beyond, the memory starts afresh."""
 
@@ -147,8 +153,26 @@ def _consume_signed_record_once(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> b
     return accepted
 
 
-# The library builds each peer's send queue with `RpcQueue()` and checks records with a
-# module-level function, with no setting for either: its module's names are pointed at ours
-# (for every host of the process).
+_own_records: dict[ID, tuple[bytes, float]] = {}
+"""Our peer id -> our signed record as sent in RPCs, and when it was made."""
+
+
+def _own_record(host: IHost) -> tuple[bytes, bool]:
+    """The library's `env_to_send_in_RPC` (our signed record, and whether it is new), made at
+    most every `RECORD_REFRESH` seconds: the library rebuilds it for each message forwarded."""
+    known = _own_records.get(host.get_id())
+    now = time.monotonic()
+    if known is not None and now - known[1] < RECORD_REFRESH:
+        return known[0], False
+    record, new = env_to_send_in_RPC(host)
+    _own_records[host.get_id()] = (record, now)
+    return record, new
+
+
+# The library builds each peer's send queue with `RpcQueue()` and makes and checks records with
+# module-level functions, with no setting for any: its modules' names are pointed at ours (for
+# every host of the process).
 pubsub_module.RpcQueue = functools.partial(RpcQueue, max_size=SEND_QUEUE)  # type: ignore[attr-defined,assignment]
 pubsub_module.maybe_consume_signed_record = _consume_signed_record_once  # type: ignore[attr-defined]
+pubsub_module.env_to_send_in_RPC = _own_record  # type: ignore[attr-defined]
+gossipsub_module.env_to_send_in_RPC = _own_record  # type: ignore[attr-defined]
