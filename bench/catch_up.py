@@ -57,6 +57,9 @@ class Samples:
     behind: int = 0
     milestones: dict[int, float] = field(default_factory=dict)
     """Seconds from launch until B held each quarter of the messages."""
+    all_pulled: float | None = None
+    """Seconds from launch until B's sync had queued them all (processed or not)."""
+    cpu_when_pulled: CpuTimes | None = None
 
 
 async def replicated(http: httpx.AsyncClient, url: str) -> int:
@@ -90,8 +93,12 @@ async def sample(http: httpx.AsyncClient, b: CcnProcess, count: int, launched: f
         response = await http.get(f"{b.url}/api/v0/messages.json", params={"pagination": 20})
         response.raise_for_status()
         samples.api_ms.append(1000 * (time.perf_counter() - asked))
-        pending = (await http.get(f"{b.url}/metrics.json")).json()["alephnet_pending_messages"]
+        metrics = (await http.get(f"{b.url}/metrics.json")).json()
+        pending = metrics["alephnet_pending_messages"]
         samples.pending_max = max(samples.pending_max, pending)
+        if samples.all_pulled is None and metrics["alephnet_sync_pulled_total"] >= count:
+            samples.all_pulled = seconds
+            samples.cpu_when_pulled = CpuTimes.of(b.process_id.pid)
         samples.behind += 1
         samples.starved += pending == 0
         await asyncio.sleep(SAMPLE_EVERY)
@@ -108,6 +115,15 @@ def round_split(log: str) -> dict[str, float]:
     return totals
 
 
+def b_node_phases(up: CpuTimes, pulled: CpuTimes | None, end: CpuTimes) -> list[float | None]:
+    """CPU seconds of B's node process: starting (imports, migrations) until its API is up,
+    then until its sync queued every message (seen at a sample), then to the end (relaying
+    the worker's results or processing, and answering this benchmark)."""
+    if pulled is None:
+        return [round(up.node, 2), None, round(end.node - up.node, 2)]
+    return [round(up.node, 2), round(pulled.node - up.node, 2), round(end.node - pulled.node, 2)]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
@@ -122,6 +138,7 @@ async def catch_up_once(a: CcnProcess, folder: Path, mode: str, count: int) -> d
     try:
         await b.wait_until_up()
         up = time.perf_counter() - launched
+        cpu_when_up = CpuTimes.of(b.process_id.pid)
         async with httpx.AsyncClient(timeout=30) as http:
             samples = await sample(http, b, count, launched)
             elapsed = time.perf_counter() - launched
@@ -141,6 +158,10 @@ async def catch_up_once(a: CcnProcess, folder: Path, mode: str, count: int) -> d
         "cpu_ms_per_msg_b_node_b_worker_a": [
             round(1000 * seconds / count, 3) for seconds in (b_cpu.node, b_cpu.children, a_cpu.node)
         ],
+        "seconds_until_all_pulled": samples.all_pulled,
+        "b_node_cpu_s_start_pulling_rest": b_node_phases(
+            cpu_when_up, samples.cpu_when_pulled, b_cpu
+        ),
         "pending_max": samples.pending_max,
         "samples_behind_with_nothing_pending": f"{samples.starved}/{samples.behind}",
         "sync_split_s": round_split(b.log_file.read_text(errors="replace")),

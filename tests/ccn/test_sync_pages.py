@@ -25,6 +25,7 @@ from tests.ccn.conftest import post_message, publish
 from tests.ccn.test_sync import SyncNode, in_process, sync_network, wait_until_equal
 
 PAGES_PATH = "/api/v0/sync/messages"
+NEVER = 3600.0
 
 
 async def publish_all(node: SyncNode, messages: list[dict[str, Any]]) -> None:
@@ -266,3 +267,30 @@ async def test_a_round_waits_while_processing_drains_the_pending_queue() -> None
     first, second = await run_service(behind, rounds=2, interval=0.1)
     assert len(behind.looks) == 4
     assert 2 * BACKLOG_POLL <= second - first < 0.1 + 2 * BACKLOG_POLL
+
+
+class GivingReconciler:
+    """Every peer gives `pulled` new messages each round; which peers were reconciled."""
+
+    def __init__(self, pulled: int) -> None:
+        self.pulled = pulled
+        self.peers: list[str] = []
+
+    async def reconcile(self, peer: str) -> PeerRound:
+        self.peers.append(peer)
+        return PeerRound(peer, pulled=self.pulled)
+
+
+@pytest.mark.parametrize(
+    ("pulled", "expected"),
+    [(1, ["p", "q", "r", "p"]), (0, ["p", "q", "r"] * 4)],
+    ids=["each gives", "none gives"],
+)
+async def test_a_round_stops_at_a_peer_that_gave_something_and_the_next_starts_after_it(
+    pulled: int, expected: list[str]
+) -> None:
+    reconciler = GivingReconciler(pulled)
+    service = SyncService(reconciler, ["p", "q", "r"], interval=NEVER)  # type: ignore[arg-type]
+    for _ in range(4):
+        await service.run_round()
+    assert reconciler.peers == expected

@@ -1,5 +1,6 @@
 """The sync loop: every `interval` seconds, one reconcile round with each peer in turn; while
-a round stops at its quota (the node is far behind), the next one starts at once.
+a round stops at its quota (the node is far behind), the next one starts as soon as
+processing has room for more.
 
 Peers come from the settings and from gossip announcements (`add_peer`); the partition switch
 of the gossip service pauses the loop (`pause`, `resume`)."""
@@ -37,6 +38,7 @@ class SyncService:
         self._peers = list(peers)
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._first = 0
         self.counts = SyncCounts()
         self.paused = False
 
@@ -63,9 +65,15 @@ class SyncService:
         self._task = None
 
     async def run_round(self) -> list[PeerRound]:
-        """Reconcile with every peer once; a failing peer is logged and retried next round."""
-        reports = []
-        for peer in self._peers:
+        """Reconcile with every peer once, in turn, until one gives something new: the next
+        peers probably hold the same, and what it gave is pending here, outside the digests,
+        so they would be read again; they come next round, once processing has drained the
+        queue. A failing peer is logged and retried next round."""
+        reports: list[PeerRound] = []
+        for peer in self._in_turn():
+            if any(report.pulled for report in reports):
+                break
+            self._first = (self._peers.index(peer) + 1) % len(self._peers)
             started = time.perf_counter()
             try:
                 report = await self._reconciler.reconcile(peer)
@@ -78,6 +86,12 @@ class SyncService:
             reports.append(report)
         self.counts.rounds += 1
         return reports
+
+    def _in_turn(self) -> list[str]:
+        """The peers, starting with the one after the last reconciled: a round that stops at
+        a peer giving something new leaves the others first in line next time."""
+        first = self._first % len(self._peers) if self._peers else 0
+        return self._peers[first:] + self._peers[:first]
 
     async def _run_forever(self) -> None:
         """The first round waits one interval too: a node just started has its API to bring up.
