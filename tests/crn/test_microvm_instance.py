@@ -153,3 +153,15 @@ async def test_a_taken_port_fails_the_start_and_leaves_no_process(tmp_path: Path
     finally:
         taken.close()
     assert children_named(os.getpid(), "qemu-system-x86") == set()
+
+
+async def test_an_instance_stopped_while_booting_is_gone_within_seconds(tmp_path: Path) -> None:
+    instance = await MicroVMExecutor().start_instance(
+        instance_spec(tmp_path, "ssh-ed25519 A", free_port())
+    )
+    started = time.monotonic()
+    await instance.stop()
+    assert time.monotonic() - started < 10  # not the 30 s grace of a booted guest
+    assert instance.exit_reason is ExitReason.STOPPED
+    assert not instance.ready
+    assert not process_alive(instance.pid)

@@ -8,8 +8,8 @@ answers on QMP (the forwarding rules are in place); `ready` turns true later, wh
 SSH port sends an `SSH-` banner, polled in the background until then.
 
 Stop: QMP `system_powerdown` (the ACPI power button: the image's acpid runs `poweroff`), then
-QMP `quit`, then SIGKILL, within the grace. A guest that powers off or reboots by itself ends
-QEMU (`-no-reboot`): `exited`.
+QMP `quit`, then SIGKILL, within the grace (a few seconds only while the guest is still
+booting). A guest that powers off or reboots by itself ends QEMU (`-no-reboot`): `exited`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SSH_PORT = 22
 QEMU_START_TIMEOUT = 30.0
 READY_POLL_SECONDS = 0.5
 BANNER_TIMEOUT = 5.0
+BOOTING_GRACE = 5.0
 
 
 class MicroVMInstance:
@@ -78,8 +79,12 @@ class MicroVMInstance:
         return self._exit_reason
 
     async def stop(self, grace_seconds: float = 30.0) -> None:
+        """A guest still booting may not handle the power button yet (its acpid is not up):
+        it gets `BOOTING_GRACE` seconds at most, not the whole grace."""
         self._stop_requested = True
         if self._process.returncode is None:
+            if not self.ready:
+                grace_seconds = min(grace_seconds, BOOTING_GRACE)
             deadline = time.monotonic() + grace_seconds
             if await _power_down(self._files.qmp):
                 await exited_within(self._process, deadline - time.monotonic())
