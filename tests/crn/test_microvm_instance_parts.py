@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from alephnet.crn.executors.base import ExecutorError
+from alephnet.crn.executors.base import ExecutorError, InstanceSpec, VolumeKind, VolumeSpec
 from alephnet.crn.executors.disk_images import make_ext4
 from alephnet.crn.executors.microvm.disks import Disk
 from alephnet.crn.executors.microvm.images import BootFiles
-from alephnet.crn.executors.microvm.instance_disks import config_archive, prepare_rootfs
+from alephnet.crn.executors.microvm.instance_disks import (
+    config_archive,
+    instance_disks,
+    prepare_rootfs,
+)
 from alephnet.crn.executors.microvm.instance_image import filesystem_bytes, shrink_to_content
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
 
@@ -126,3 +130,27 @@ def test_a_rootfs_smaller_than_its_parent_is_refused_and_leaves_nothing(tmp_path
     with pytest.raises(ExecutorError, match="does not exist"):
         prepare_rootfs(tmp_path / "absent.ext4", disk, 8)
     assert list((tmp_path / "vm").iterdir()) == []
+
+
+def test_instance_disks_rootfs_config_then_volumes_by_serial(tmp_path: Path) -> None:
+    spec = InstanceSpec(
+        vm_hash="ab" * 32,
+        vcpus=1,
+        memory_mib=256,
+        parent_image=small_parent(tmp_path),
+        disk_path=tmp_path / "vm" / "rootfs.ext4",
+        size_mib=32,
+        authorized_keys=(KEY,),
+        hostname="vm",
+        forwarded_ports={22: 20022},
+        volumes=(VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "vm" / "data", 8),),
+        work_dir=tmp_path / "work",
+    )
+    spec.work_dir.mkdir()
+    disks = instance_disks(spec)
+    assert [(disk.serial, disk.read_only) for disk in disks] == [
+        ("rootfs", False),
+        ("config", True),
+        ("volume0", False),
+    ]
+    assert disks[1].path.read_bytes() == config_archive((KEY,), "vm")
