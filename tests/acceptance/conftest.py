@@ -11,7 +11,6 @@ set here, before the test modules import it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,11 +18,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.ccn.node_process import NodeProcess
+from tests.servers import ccn_process
 
 SDK_CONFIG_HOME = tempfile.TemporaryDirectory(prefix="aleph-config-")  # removed at exit
 os.environ["ALEPH_CONFIG_HOME"] = SDK_CONFIG_HOME.name
-
-STOP_TIMEOUT = 10.0
 
 # Hardhat's first development key: well known, holds nothing anywhere.
 PRIVATE_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -32,15 +30,5 @@ ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    data_dir = tmp_path_factory.mktemp("acceptance") / "ccn"
-    process = NodeProcess(data_dir, f"sqlite+aiosqlite:///{data_dir / 'ccn.sqlite3'}")
-    asyncio.run(process.start())
-    try:
+    with ccn_process(tmp_path_factory.mktemp("acceptance") / "ccn") as process:
         yield process
-    finally:
-        exit_code = asyncio.run(process.terminate(STOP_TIMEOUT))
-    if exit_code != 0:
-        pytest.fail(
-            f"the node did not stop cleanly on SIGTERM (exit code {exit_code}):\n"
-            f"{process.log_tail()}"
-        )

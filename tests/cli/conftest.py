@@ -8,7 +8,6 @@ account, so modules never see each other's posts, files or programs through the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -21,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.ccn.node_process import NodeProcess
+from tests.servers import ccn_process
 
-STOP_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 60.0
 
 
@@ -61,14 +60,8 @@ class Cli:
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    data_dir = tmp_path_factory.mktemp("cli-node") / "ccn"
-    process = NodeProcess(data_dir, f"sqlite+aiosqlite:///{data_dir / 'ccn.sqlite3'}")
-    asyncio.run(process.start())
-    try:
+    with ccn_process(tmp_path_factory.mktemp("cli-node") / "ccn") as process:
         yield process
-    finally:
-        exit_code = asyncio.run(process.terminate(STOP_TIMEOUT))
-    assert exit_code == 0, f"the node did not stop cleanly:\n{process.log_tail()}"
 
 
 @pytest.fixture(scope="module")

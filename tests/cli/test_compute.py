@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.ccn.node_process import free_port
 from tests.cli.conftest import Cli
 from tests.sdk.fake_crn import SSH_HOST_PORT, FakeCrn
-from tests.servers import serving
+from tests.servers import serving, unused_loopback_url
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +75,7 @@ def test_upload_publishes_code_and_program_on_the_crns_runtime(
 
 def test_upload_without_a_runtime_on_the_node_says_what_to_do(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("app = None\n")
-    nowhere = f"http://127.0.0.1:{free_port()}"
+    nowhere = unused_loopback_url()
     failed = cli.run("program", "upload", str(tmp_path), "--crn-url", nowhere, expect=1)
     assert "is not on the node" in failed.stderr
     assert "--runtime" in failed.stderr
@@ -127,7 +126,7 @@ def test_a_stranger_may_not_stop_it(cli: Cli, crn: FakeCrn, program: str, strang
 
 
 def test_an_unreachable_crn_is_explained(cli: Cli, program: str) -> None:
-    nowhere = f"http://127.0.0.1:{free_port()}"
+    nowhere = unused_loopback_url()
     failed = cli.run("program", "call", program, "--crn-url", nowhere, expect=1)
     assert f"CRN at {nowhere} is not reachable" in failed.stderr
     assert "alephnet crn run" in failed.stderr

@@ -65,7 +65,7 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
     """A fresh CCN and CRN, and a folder holding the repository's examples, as after a clone."""
     tmp = tmp_path_factory.mktemp("quickstart")
     ccn = CcnProcess(tmp / "ccn", port=free_port())
-    crn = CrnProcess(tmp / "crn", f"http://127.0.0.1:{ccn.port}", port=free_port())
+    crn = CrnProcess(tmp / "crn", ccn.url, port=free_port())
     asyncio.run(ccn.start())
     try:
         asyncio.run(crn.start())
@@ -77,8 +77,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
                 **os.environ,
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                 "ALEPHNET_HOME": str(tmp / "home"),
-                "ALEPHNET_API_URL": f"http://127.0.0.1:{ccn.port}",
-                "ALEPHNET_CRN_URL": f"http://127.0.0.1:{crn.port}",
+                "ALEPHNET_API_URL": ccn.url,
+                "ALEPHNET_CRN_URL": crn.url,
             }
             environment.pop("ALEPHNET_ACCOUNT", None)
             yield Shell(work, environment)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.ccn.node_process import free_port
+from tests.servers import loopback_url
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +112,7 @@ class Devnet:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.base_port}"
+        return loopback_url(self.base_port)
 
     def _up_command(self) -> list[str]:
         return [
@@ -163,7 +164,7 @@ def test_up_serves_a_network_and_down_stops_every_process(devnet: Devnet) -> Non
     status = devnet.wait_until_up()
     assert [node["url"] for node in status["nodes"]] == [
         devnet.api_url,
-        f"http://127.0.0.1:{devnet.base_port + 1}",
+        loopback_url(devnet.base_port + 1),
     ]
     key_file = Path(status["wallet"]["key_file"])
     assert key_file.is_file()

@@ -17,6 +17,7 @@ import pytest
 from alephnet.sdk import AuthenticatedAlephClient, generate_account
 from tests.ccn.node_process import free_port
 from tests.devnet.test_devnet import UP_TIMEOUT, alephnet, assert_gone
+from tests.servers import loopback_url
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +62,8 @@ def test_up_with_crns_serves_programs_and_down_stops_them(tmp_path: Path) -> Non
     try:
         status = _wait_until_up(directory, up, log)
         crn = status["crns"][0]
-        assert crn["url"] == f"http://127.0.0.1:{crn_port}"
-        response = asyncio.run(_deploy_and_call(f"http://127.0.0.1:{ccn_port}", crn["url"]))
+        assert crn["url"] == loopback_url(crn_port)
+        response = asyncio.run(_deploy_and_call(loopback_url(ccn_port), crn["url"]))
         assert response.status_code == 200, response.text
         assert response.json()["message"] == "Hello from alephnet!"
         assert alephnet("devnet", "down", "--dir", str(directory)).returncode == 0

@@ -18,23 +18,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alephnet.protocol.crn_auth import CrnAuthError, verify_operator_request
-from tests.ccn.node_process import free_port
+from tests.servers import LoopbackApp
 
 SSH_HOST_PORT = 24022
 
 
 @dataclass
-class FakeCrn:
+class FakeCrn(LoopbackApp):
     domain: str
     owners: dict[str, str] = field(default_factory=dict)
     """VM hash -> the address allowed to control it."""
     runtime_ref: str | None = None
     operations: list[tuple[str, str]] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def app(self) -> Starlette:
         return Starlette(

@@ -14,8 +14,8 @@ from alephnet.sdk import (
     SyncCrnClient,
     generate_account,
 )
-from tests.ccn.node_process import free_port
 from tests.sdk.fake_crn import SSH_HOST_PORT, FakeCrn
+from tests.servers import unused_loopback_url
 
 VM = "c" * 64
 DOMAIN = "aleph.local"  # the host of the in-process transport's URL
@@ -100,7 +100,7 @@ async def test_owner_operations_need_an_eth_account() -> None:
 
 
 async def test_an_unreachable_crn_is_named() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = unused_loopback_url()
     async with CrnClient(url) as client:
         with pytest.raises(NodeUnreachable, match=url):
             await client.call(VM)

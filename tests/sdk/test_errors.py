@@ -19,13 +19,13 @@ from alephnet.sdk import (
     ResponseError,
     generate_account,
 )
-from tests.ccn.node_process import free_port
+from tests.servers import unused_loopback_url
 
 HASH = "a" * 64
 
 
 async def test_an_unreachable_node_is_named_in_the_error() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = unused_loopback_url()
     async with AlephClient(url) as client:
         with pytest.raises(NodeUnreachable, match=f"{url}/api/v0/messages/{HASH}") as caught:
             await client.get_message(HASH)
