@@ -19,7 +19,7 @@ from rich.live import Live
 
 from alephnet.devnet.control import DevnetError, refuse_if_running
 from alephnet.devnet.instance_image import publish_instance_image
-from alephnet.devnet.layout import DevnetLayout
+from alephnet.devnet.layout import CrnLayout, DevnetLayout, NodeLayout
 from alephnet.devnet.processes import (
     CcnProcess,
     CrnProcess,
@@ -95,30 +95,28 @@ def _state(
     assert wallet.path is not None, "the wallet was loaded from its key file"
     return DevnetState(
         supervisor=ProcessRecord.of(ProcessId.of(os.getpid())),
-        nodes=[
-            NodeRecord(
-                name=layout_node.name,
-                url=layout_node.url,
-                port=layout_node.port,
-                process=ProcessRecord.of(node.process_id),
-                data_dir=layout_node.data_dir,
-                log_file=layout_node.log_file,
-            )
-            for layout_node, node in zip(layout.nodes, nodes, strict=True)
-        ],
-        crns=[
-            NodeRecord(
-                name=layout_crn.name,
-                url=layout_crn.url,
-                port=layout_crn.port,
-                process=ProcessRecord.of(crn.process_id),
-                data_dir=layout_crn.data_dir,
-                log_file=layout_crn.log_file,
-            )
-            for layout_crn, crn in zip(layout.crn_nodes, crns, strict=True)
-        ],
+        nodes=_records(layout.nodes, nodes),
+        crns=_records(layout.crn_nodes, crns),
         wallet=WalletRecord(address=wallet.address, key_file=wallet.path),
     )
+
+
+def _records(
+    layouts: Sequence[NodeLayout | CrnLayout], processes: Sequence[CcnProcess]
+) -> list[NodeRecord]:
+    """CCNs and CRNs are recorded alike: `status` and `down` only need where each one listens,
+    keeps its data and logs, and which process (pid and start time) is it."""
+    return [
+        NodeRecord(
+            name=node.name,
+            url=node.url,
+            port=node.port,
+            process=ProcessRecord.of(process.process_id),
+            data_dir=node.data_dir,
+            log_file=node.log_file,
+        )
+        for node, process in zip(layouts, processes, strict=True)
+    ]
 
 
 async def _serve(
