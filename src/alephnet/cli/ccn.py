@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alephnet.cli.node import load_settings, serve, start_logging
+from alephnet.cli.node import HostOption, LogLevelOption, load_settings, serve, start_logging
 
 app = typer.Typer(help="Run a Core Channel Node (the network's API and storage node).")
 
@@ -18,7 +18,7 @@ def run(
         Path | None, typer.Option(help="Where the database and files live [.alephnet/ccn].")
     ] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port of the API [4024].")] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
+    host: HostOption = None,
     config: Annotated[
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="A TOML file of settings (see README)."),
@@ -27,7 +27,7 @@ def run(
         str | None,
         typer.Option(help="postgresql+asyncpg://user:pw@host/db to use PostgreSQL [SQLite]."),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING... [INFO]")] = None,
+    log_level: LogLevelOption = None,
     peer: Annotated[
         list[str] | None,
         typer.Option(help="HTTP API URL of another CCN to sync with; repeat for several."),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alephnet.cli.node import load_settings, serve, start_logging
+from alephnet.cli.node import HostOption, LogLevelOption, load_settings, serve, start_logging
 
 app = typer.Typer(help="Run a Compute Resource Node (runs users' programs from a CCN).")
 
@@ -22,7 +22,7 @@ def run(
         typer.Option(help="Node key, file cache, persistent volumes, logs [.alephnet/crn]."),
     ] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port [4020].")] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
+    host: HostOption = None,
     executor: Annotated[
         str | None,
         typer.Option(
@@ -39,7 +39,7 @@ def run(
         str | None,
         typer.Option(help="Programs also answer at {hash}.vm.{domain} (default: localhost)."),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING... [INFO]")] = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Start one CRN: programs answer at /vm/{item_hash}/..., the CRN API beside them.
 

@@ -1,5 +1,5 @@
-"""What `alephnet ccn run` and `alephnet crn run` share: settings errors, logging, and a
-server that stops cleanly."""
+"""What `alephnet ccn run` and `alephnet crn run` share: the options both take alike, settings
+errors, logging, and a server that stops cleanly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 import uvicorn
@@ -20,6 +20,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 S = TypeVar("S", bound="NodeSettings")
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")]
+LogLevelOption = Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING... [INFO]")]
 
 
 def load_settings(settings_class: type[S], config: Path | None, **options: Any) -> S:
