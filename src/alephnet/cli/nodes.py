@@ -9,6 +9,7 @@ network, a test). `node core` and `node compute` are the official CLI's spelling
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -98,9 +99,6 @@ def _print(registry: NodeRegistry, node_type: NodeType) -> None:
 
 
 def _print_core(nodes: list[CoreNode]) -> None:
-    if not nodes:
-        output.console.print("no core nodes")
-        return
     rows = [
         (
             node.name,
@@ -113,15 +111,11 @@ def _print_core(nodes: list[CoreNode]) -> None:
         )
         for node in nodes
     ]
-    columns = ["name", "hash", "status", "score", "staked", "CRNs", "owner"]
-    output.print_table(rows, columns, title=f"core nodes ({len(nodes)})")
+    _print_nodes("core", rows, ["name", "hash", "status", "score", "staked", "CRNs", "owner"])
 
 
 def _print_compute(nodes: list[ResourceNode], core_names: dict[str, str]) -> None:
     """Each compute node's parent is shown by its core node's name when the registry has it."""
-    if not nodes:
-        output.console.print("no compute nodes")
-        return
     rows = [
         (
             node.name,
@@ -133,8 +127,16 @@ def _print_compute(nodes: list[ResourceNode], core_names: dict[str, str]) -> Non
         )
         for node in nodes
     ]
-    columns = ["name", "hash", "status", "score", "address", "linked to"]
-    output.print_table(rows, columns, title=f"compute nodes ({len(nodes)})")
+    _print_nodes("compute", rows, ["name", "hash", "status", "score", "address", "linked to"])
+
+
+def _print_nodes(kind: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+    """Both kinds print alike, so that `node list` reads as one listing: a table titled with
+    the count, or one line when the registry has none of that kind."""
+    if not rows:
+        output.console.print(f"no {kind} nodes")
+        return
+    output.print_table(rows, columns, title=f"{kind} nodes ({len(rows)})")
 
 
 def _score(score: float | None) -> str | None:
