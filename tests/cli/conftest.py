@@ -25,6 +25,24 @@ from tests.servers import ccn_process
 COMMAND_TIMEOUT = 60.0
 
 
+def run_alephnet(
+    *args: str, home: Path | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`alephnet ARGS` in a subprocess, as a user runs it, with `home` as its ALEPHNET_HOME:
+    the developer's default account (ALEPHNET_ACCOUNT) never leaks into a test."""
+    environment = {**os.environ, **({"ALEPHNET_HOME": str(home)} if home else {})}
+    environment.pop("ALEPHNET_ACCOUNT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "alephnet", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+
 @dataclass(frozen=True)
 class Cli:
     """Runs `alephnet` with a fixed node and home; `run` checks the exit status."""
@@ -35,18 +53,7 @@ class Cli:
     def run(
         self, *args: str, input: str | None = None, expect: int = 0
     ) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "alephnet", "--api-url", self.api_url, *args]
-        environment = {**os.environ, "ALEPHNET_HOME": str(self.home)}
-        environment.pop("ALEPHNET_ACCOUNT", None)
-        completed = subprocess.run(
-            command,
-            input=input,
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
+        completed = run_alephnet("--api-url", self.api_url, *args, home=self.home, input=input)
         assert completed.returncode == expect, (
             f"`alephnet {' '.join(args)}` exited {completed.returncode}, expected {expect}\n"
             f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"

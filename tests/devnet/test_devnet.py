@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from alephnet.devnet.layout import port_is_free
 from tests.ccn.node_process import free_port
+from tests.cli.conftest import COMMAND_TIMEOUT, run_alephnet
 from tests.servers import loopback_url
 
 pytestmark = pytest.mark.slow
@@ -28,38 +29,15 @@ pytestmark = pytest.mark.slow
 CCNS = 2
 UP_TIMEOUT = 60.0
 STOP_TIMEOUT = 40.0
-COMMAND_TIMEOUT = 60.0
 
 
 def free_port_pair() -> int:
     """A port whose next one is free too: the devnet takes consecutive ports."""
     for _ in range(100):
         port = free_port()
-        if port < 65535 and _is_free(port + 1):
+        if port < 65535 and port_is_free(port + 1):
             return port
     raise AssertionError("no two consecutive free ports")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def alephnet(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **({"ALEPHNET_HOME": str(home)} if home else {})}
-    environment.pop("ALEPHNET_ACCOUNT", None)
-    return subprocess.run(
-        [sys.executable, "-m", "alephnet", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
 
 
 class Devnet:
@@ -84,10 +62,10 @@ class Devnet:
         )
 
     def status(self) -> subprocess.CompletedProcess[str]:
-        return alephnet("devnet", "status", "--dir", str(self.directory), "--json")
+        return run_alephnet("devnet", "status", "--dir", str(self.directory), "--json")
 
     def down(self) -> subprocess.CompletedProcess[str]:
-        return alephnet("devnet", "down", "--dir", str(self.directory))
+        return run_alephnet("devnet", "down", "--dir", str(self.directory))
 
     def wait_until_up(self) -> dict[str, Any]:
         """The status once every node answers; fails with `up`'s output otherwise."""
@@ -172,7 +150,7 @@ def test_up_serves_a_network_and_down_stops_every_process(devnet: Devnet) -> Non
     assert status["wallet"]["address"] in devnet.log()
 
     # The dev wallet is the default key of ALEPHNET_HOME=DIR: the CLI signs with it.
-    posted = alephnet(
+    posted = run_alephnet(
         "--api-url", devnet.api_url, "post", "send", "--content", '{"a": 1}', "--json",
         home=devnet.directory,
     )  # fmt: skip

@@ -16,7 +16,8 @@ import pytest
 
 from alephnet.sdk import AuthenticatedAlephClient, generate_account
 from tests.ccn.node_process import free_port
-from tests.devnet.test_devnet import UP_TIMEOUT, alephnet, assert_gone
+from tests.cli.conftest import run_alephnet
+from tests.devnet.test_devnet import UP_TIMEOUT, assert_gone
 from tests.servers import loopback_url
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def _wait_until_up(directory: Path, up: subprocess.Popen[bytes], log: Path) -> d
     deadline = time.monotonic() + UP_TIMEOUT
     while time.monotonic() < deadline:
         assert up.poll() is None, log.read_text()
-        completed = alephnet("devnet", "status", "--dir", str(directory), "--json")
+        completed = run_alephnet("devnet", "status", "--dir", str(directory), "--json")
         if completed.returncode == 0:
             document: dict[str, Any] = json.loads(completed.stdout)
             nodes = [*document["nodes"], *document["crns"]]
@@ -66,7 +67,7 @@ def test_up_with_crns_serves_programs_and_down_stops_them(tmp_path: Path) -> Non
         response = asyncio.run(_deploy_and_call(loopback_url(ccn_port), crn["url"]))
         assert response.status_code == 200, response.text
         assert response.json()["message"] == "Hello from alephnet!"
-        assert alephnet("devnet", "down", "--dir", str(directory)).returncode == 0
+        assert run_alephnet("devnet", "down", "--dir", str(directory)).returncode == 0
         assert up.wait(40) == 0
         assert_gone([status["supervisor"]["pid"], status["nodes"][0]["pid"], crn["pid"]])
     finally:

@@ -122,7 +122,7 @@ class DevnetLayout:
 
     def busy_ports(self) -> list[int]:
         """The nodes' ports something else listens on already: a node would die on them."""
-        return [port for port in self.ports if not _port_is_free(port)]
+        return [port for port in self.ports if not port_is_free(port)]
 
     def write_configs(self) -> None:
         """One TOML settings file per node naming every other node as a sync peer and a
@@ -162,7 +162,8 @@ def _toml_list(texts: list[str]) -> str:
     return f"[{', '.join(json.dumps(text) for text in texts)}]"
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether a node could listen on `port` of the loopback now."""
     with socket.socket() as probe:
         # As uvicorn does: connections of a node just stopped (TIME_WAIT) do not hold the port.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
