@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alephnet.ccn.db.accessors.posts import get_post
 from alephnet.ccn.db.accessors.status import get_status
 from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
 from alephnet.ccn.db.migrate import upgrade_to_head
@@ -115,3 +116,32 @@ async def test_intake_answers_existing_status_for_a_copy(
         assert not third.queued
     finally:
         await intake.stop()
+
+
+async def test_one_batch_sees_its_own_rows(sessions: SessionFactory, tmp_path: Path) -> None:
+    """A batch inserts its rows together at its end: reads later in the batch still see the
+    rows of earlier messages (an original and its amends, a copy of a processed hash)."""
+    signer = EvmSigner(bytes(range(1, 33)))
+    original = post_message(signer, {"v": 0}, time=1000.0)
+    amends = [
+        post_message(signer, {"v": n}, post_type="amend", ref=original["item_hash"], time=t)
+        for n, t in ((1, 1002.0), (2, 1001.0))
+    ]
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        for raw in [original, *amends]:
+            await intake.submit(parse_message(raw), origin="test")
+    finally:
+        await intake.stop()
+    processor = _processor(sessions, tmp_path, intake, gate)
+
+    assert await processor.process_ready_batch() == 3
+
+    for raw in [original, *amends]:
+        assert await _status(sessions, raw["item_hash"]) == "processed"
+    async with sessions() as session:
+        post = await get_post(session, original["item_hash"])
+    assert post is not None
+    assert (post.latest_amend, post.last_updated) == (amends[0]["item_hash"], 1002.0)

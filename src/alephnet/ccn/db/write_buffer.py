@@ -1,14 +1,15 @@
-"""Rows a batch inserts, written together: one executemany per table instead of ORM objects.
+"""Rows a batch writes, sent together: one executemany per table instead of ORM objects.
 
 Building an ORM object and having the unit of work flush it costs more than everything else a
 plain message needs but its signature (each mapped attribute set goes through the ORM's
-instrumentation, each object through its bookkeeping). The rows of a processing batch are
-only ever inserted in it, so they are gathered as plain dicts and sent with one `INSERT`
-executemany per table.
+instrumentation, each object through its bookkeeping). A processing batch inserts its rows
+(messages, posts) and sets the status of the hashes it settles, so these are gathered as
+plain values and sent with one `INSERT` executemany per table and one `UPDATE ... WHERE key
+IN (...)` per value set.
 
 Like the ORM's autoflush, the buffer is written before any statement the session runs (a
 `do_orm_execute` hook), so a read later in the batch (an amend's original, an aggregate's
-revisions, a FORGET's target) sees the rows buffered before it.
+revisions, a FORGET's target and its status) sees what was buffered before it.
 """
 
 from __future__ import annotations
@@ -17,53 +18,72 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, ORMExecuteState, Session
 
-BUFFER_KEY = "insert_buffer"
+BUFFER_KEY = "write_buffer"
 
-
-class BufferedInsertFailed(Exception):
-    """The buffered rows could not be written, whichever statement made the buffer flush:
-    the batch as a whole failed, not the message whose read happened to trigger it."""
+UpdateGroup = tuple[type[DeclarativeBase], InstrumentedAttribute[Any], tuple[tuple[str, Any], ...]]
 
 
-class InsertBuffer:
+class BufferedWriteFailed(Exception):
+    """The buffered writes failed, whichever statement made the buffer flush: the batch as a
+    whole failed, not the message whose read happened to trigger it."""
+
+
+class WriteBuffer:
     def __init__(self) -> None:
-        self._rows: dict[type[DeclarativeBase], list[dict[str, Any]]] = {}
+        self._inserts: dict[type[DeclarativeBase], list[dict[str, Any]]] = {}
+        self._updates: dict[UpdateGroup, list[Any]] = {}
 
-    def add(self, model: type[DeclarativeBase], values: dict[str, Any]) -> None:
-        self._rows.setdefault(model, []).append(values)
+    def insert(self, model: type[DeclarativeBase], values: dict[str, Any]) -> None:
+        self._inserts.setdefault(model, []).append(values)
+
+    def update(
+        self,
+        model: type[DeclarativeBase],
+        key: InstrumentedAttribute[Any],
+        key_value: Any,
+        values: dict[str, Any],
+    ) -> None:
+        """Set `values` on the row whose `key` is `key_value` (rows given the same values are
+        updated by one statement)."""
+        group = (model, key, tuple(sorted(values.items())))
+        self._updates.setdefault(group, []).append(key_value)
 
     def discard(self) -> None:
-        """Forget the buffered rows: their transaction (or savepoint) is rolled back."""
-        self._rows = {}
+        """Forget the buffered writes: their transaction (or savepoint) is rolled back."""
+        self._inserts = {}
+        self._updates = {}
 
     async def flush(self, session: AsyncSession) -> None:
-        if self._rows:
+        if self._inserts or self._updates:
             await session.run_sync(self.flush_sync)
 
     def flush_sync(self, session: Session) -> None:
-        rows, self._rows = self._rows, {}
-        if not rows:
+        inserts, updates = self._inserts, self._updates
+        self.discard()
+        if not inserts and not updates:
             return
         connection = session.connection()
         try:
-            for model, values in rows.items():
-                connection.execute(insert(model), values)
+            for model, rows in inserts.items():
+                connection.execute(insert(model), rows)
+            for (model, key, values), keys in updates.items():
+                connection.execute(update(model).where(key.in_(keys)).values(dict(values)))
         except Exception as error:
-            raise BufferedInsertFailed(f"buffered inserts failed: {error}") from error
+            raise BufferedWriteFailed(f"buffered writes failed: {error}") from error
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         self.flush_sync(state.session)
 
 
 @asynccontextmanager
-async def buffered_inserts(session: AsyncSession) -> AsyncIterator[InsertBuffer]:
+async def buffered_writes(session: AsyncSession) -> AsyncIterator[WriteBuffer]:
     """A buffer that `defer_insert` fills for this session until the block ends. The caller
     flushes it (or discards it with its transaction) before the block ends."""
-    buffer = InsertBuffer()
+    buffer = WriteBuffer()
     sync_session = session.sync_session
     event.listen(sync_session, "do_orm_execute", buffer._before_statement)
     sync_session.info[BUFFER_KEY] = buffer
@@ -83,4 +103,4 @@ def defer_insert(
     if buffer is None:
         session.add(model(**values))
     else:
-        buffer.add(model, values)
+        buffer.insert(model, values)

@@ -13,8 +13,8 @@ from alephnet.ccn.db.accessors.posts import (
     get_post,
     newest_amend,
 )
-from alephnet.ccn.db.insert_buffer import defer_insert
 from alephnet.ccn.db.models import MessageRow, PostRow
+from alephnet.ccn.db.write_buffer import defer_insert
 from alephnet.ccn.handlers.base import ContentHandler
 from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.pipeline.permissions import WriteIntent, check_write_permission, same_address

@@ -15,7 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, inspect
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.accessors.files import content_pin
@@ -27,15 +27,15 @@ from alephnet.ccn.db.accessors.pending import (
     postpone,
     ready_pending,
 )
-from alephnet.ccn.db.accessors.status import get_status, load_status_rows, set_status
+from alephnet.ccn.db.accessors.status import get_status, get_statuses, set_status
 from alephnet.ccn.db.engine import SessionFactory
-from alephnet.ccn.db.insert_buffer import (
-    BufferedInsertFailed,
-    InsertBuffer,
-    buffered_inserts,
+from alephnet.ccn.db.models import MessageRow, MessageStatusRow
+from alephnet.ccn.db.write_buffer import (
+    BufferedWriteFailed,
+    WriteBuffer,
+    buffered_writes,
     defer_insert,
 )
-from alephnet.ccn.db.models import MessageRow, MessageStatusRow
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import HandlerMap
 from alephnet.ccn.message_filters import message_tags
@@ -217,8 +217,8 @@ class MessageProcessor:
         self, session: AsyncSession, snapshots: list[PendingSnapshot], careful: bool
     ) -> BatchOutcome:
         outcome = BatchOutcome()
-        async with buffered_inserts(session) as buffer:
-            outcome.status_rows = await load_status_rows(
+        async with buffered_writes(session) as buffer:
+            outcome.statuses = await get_statuses(
                 session, [pending.item_hash for pending in snapshots]
             )
             deadline = time.monotonic() + self._settings.batch_seconds
@@ -241,7 +241,7 @@ class MessageProcessor:
     async def _run_one(
         self,
         session: AsyncSession,
-        buffer: InsertBuffer,
+        buffer: WriteBuffer,
         pending: PendingSnapshot,
         outcome: BatchOutcome,
         careful: bool,
@@ -256,7 +256,7 @@ class MessageProcessor:
             return
         try:
             incoming = await self._check(session, pending, outcome)
-        except (_WriteFailed, BufferedInsertFailed) as error:
+        except (_WriteFailed, BufferedWriteFailed) as error:
             raise _WriteFailed from error
         except Exception as error:
             await self._fail(session, pending, outcome, _as_message_error(error, pending))
@@ -265,14 +265,14 @@ class MessageProcessor:
             outcome.dropped_ids.append(pending.id)
             return
         try:
-            outcome.add(await self._apply(session, incoming, outcome))
+            outcome.add(await self._apply(session, buffer, incoming, outcome))
         except Exception as error:
             raise _WriteFailed from error
 
     async def _check_and_apply(
         self,
         session: AsyncSession,
-        buffer: InsertBuffer,
+        buffer: WriteBuffer,
         pending: PendingSnapshot,
         outcome: BatchOutcome,
     ) -> None:
@@ -282,7 +282,7 @@ class MessageProcessor:
         if incoming is None:
             outcome.dropped_ids.append(pending.id)
             return
-        result = await self._apply(session, incoming, outcome)
+        result = await self._apply(session, buffer, incoming, outcome)
         await buffer.flush(session)
         await session.flush()
         outcome.add(result)
@@ -294,16 +294,10 @@ class MessageProcessor:
 
         None means there is nothing to do: the hash is already processed (a copy)."""
         message = parse_message(pending.message)
-        try:
-            status = await outcome.status_row(session, message.item_hash)
-        except Exception as error:
-            raise _WriteFailed from error
-        if status is not None and status.status in (
-            MessageStatus.PROCESSED,
-            MessageStatus.REMOVING,
-        ):
+        status = outcome.statuses.get(message.item_hash)
+        if status in (MessageStatus.PROCESSED, MessageStatus.REMOVING):
             return None
-        if status is not None and status.status == MessageStatus.FORGOTTEN:
+        if status == MessageStatus.FORGOTTEN:
             raise ForgottenDuplicate(f"{message.item_hash} was forgotten and cannot come back")
         verify_signature(message)
         if message.item_type == ItemType.INLINE:
@@ -322,7 +316,11 @@ class MessageProcessor:
         return incoming
 
     async def _apply(
-        self, session: AsyncSession, incoming: IncomingMessage[Any], outcome: BatchOutcome
+        self,
+        session: AsyncSession,
+        buffer: WriteBuffer,
+        incoming: IncomingMessage[Any],
+        outcome: BatchOutcome,
     ) -> ProcessingResult:
         message = incoming.message
         handler = self._handlers[MessageType(message.type)]
@@ -331,13 +329,18 @@ class MessageProcessor:
         if message.item_type != ItemType.INLINE:
             session.add(content_pin(message.item_hash, incoming.owner, time.time()))
         await handler.process(session, incoming)
-        status = await outcome.status_row(session, message.item_hash)
+        status = outcome.statuses.get(message.item_hash)
         if status is None:
-            await set_status(session, message.item_hash, MessageStatus.PROCESSED, time.time())
+            buffer.insert(MessageStatusRow, _status_values(message.item_hash, time.time()))
         else:
-            if status.status == MessageStatus.REJECTED:
+            if status == MessageStatus.REJECTED:
                 await clear_rejection(session, message.item_hash)
-            status.status = MessageStatus.PROCESSED
+            buffer.update(
+                MessageStatusRow,
+                MessageStatusRow.item_hash,
+                message.item_hash,
+                {"status": MessageStatus.PROCESSED.value},
+            )
         return ProcessingResult(
             message.item_hash, MessageStatus.PROCESSED, message=message_values_to_dict(values)
         )
@@ -367,6 +370,7 @@ class MessageProcessor:
         status = await get_status(session, pending.item_hash)
         if status is None or status.status in (MessageStatus.PENDING, MessageStatus.REJECTED):
             await set_status(session, pending.item_hash, MessageStatus.REJECTED, time.time())
+            outcome.statuses[pending.item_hash] = MessageStatus.REJECTED
         outcome.dropped_ids.append(pending.id)
         outcome.results.append(
             ProcessingResult(
@@ -387,21 +391,15 @@ class BatchOutcome:
     handled: int = 0
     drained: bool = True
     """Whether the batch handled every message that was due when it started."""
-    status_rows: dict[str, MessageStatusRow] = field(default_factory=dict)
-    """Held for the batch: the session's identity map keeps rows only while referenced, and
-    each status lookup answered from it saves a database round trip."""
+    statuses: dict[str, str] = field(default_factory=dict)
+    """The status of each hash of the batch, loaded with it in one query and kept up to date
+    as messages settle (a copy later in the batch is then dropped): only what is committed
+    with the batch, or with a message's savepoint, is recorded here."""
 
     def add(self, result: ProcessingResult) -> None:
         self.results.append(result)
         self.settled_hashes.append(result.item_hash)
-
-    async def status_row(self, session: AsyncSession, item_hash: str) -> MessageStatusRow | None:
-        """The row loaded with the batch, without a trip through the async session (which
-        costs more than the lookup), unless a rolled-back savepoint expired it."""
-        row = self.status_rows.get(item_hash)
-        if row is None or inspect(row).expired_attributes:
-            return await get_status(session, item_hash)
-        return row
+        self.statuses[result.item_hash] = result.status
 
 
 def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageError:
@@ -409,6 +407,11 @@ def _as_message_error(error: Exception, pending: PendingSnapshot) -> MessageErro
         return error
     logger.exception("unexpected error processing %s", pending.item_hash, exc_info=error)
     return InternalError(repr(error))
+
+
+def _status_values(item_hash: str, now: float) -> dict[str, Any]:
+    """The status row of a hash processed without having been received through the intake."""
+    return {"item_hash": item_hash, "status": MessageStatus.PROCESSED.value, "reception_time": now}
 
 
 def _message_values(incoming: IncomingMessage[Any], columns: dict[str, Any]) -> dict[str, Any]:

@@ -34,16 +34,3 @@ async def set_status(
         )
     else:
         row.status = status
-
-
-async def load_status_rows(
-    session: AsyncSession, item_hashes: list[str]
-) -> dict[str, MessageStatusRow]:
-    """Load the status rows of a batch in one query; later `session.get` calls are then
-    answered from the session's identity map without touching the database."""
-    if not item_hashes:
-        return {}
-    result = await session.execute(
-        select(MessageStatusRow).where(MessageStatusRow.item_hash.in_(item_hashes))
-    )
-    return {row.item_hash: row for row in result.scalars()}
