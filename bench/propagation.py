@@ -13,7 +13,9 @@ bench/results/propagation.json. Target: p95 < 250 ms at 100 msg/s, no message lo
 
 Latencies depend on what else runs on the machine; each step also reports the CPU time every
 node process spent per message offered (from /proc, whatever the load), the figure to compare
-two versions by on a shared machine.
+two versions by on a shared machine, and the rate node A actually acknowledged at: when the
+machine is busy, node A's API falls behind the offered rate and the 202s come late (latencies
+are counted from the 202).
 
 With `--catch-up N`, a second measure: a node that was down while another took N messages
 starts, and syncs them over HTTP (sync every second; gossip carries nothing of the past), as
@@ -144,10 +146,13 @@ async def measure_rate(
 ) -> dict[str, Any]:
     messages = presigned_posts(int(rate * seconds), senders=50)
     cpu_before = [cpu_seconds(node) for node in nodes]
+    started = time.perf_counter()
     acknowledged = await offer(http, nodes[0].url, messages, rate)
+    offered_in = time.perf_counter() - started
     hashes = [message["item_hash"] for message in messages]
     await settle(arrivals, hashes)
     cpu_used = [cpu_seconds(node) - before for node, before in zip(nodes, cpu_before, strict=True)]
+    elapsed = time.perf_counter() - started
     latencies = sorted(
         done - acknowledged[item_hash]
         for item_hash in hashes
@@ -159,6 +164,8 @@ async def measure_rate(
         "acknowledged": len(acknowledged),
         "lost": len(messages) - len(latencies),
         "cpu_ms_per_message_per_node": [round(1000 * used / len(messages), 2) for used in cpu_used],
+        "cores_used_by_nodes": round(sum(cpu_used) / elapsed, 2),
+        "acknowledged_msg_per_s": round(len(acknowledged) / offered_in, 1),
     }
     if latencies:
         result |= {
