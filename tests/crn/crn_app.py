@@ -37,19 +37,23 @@ async def crn_app(
     **settings: Any,
 ) -> AsyncIterator[CrnApp]:
     """`executor`: `FakeVmExecutor()` for a node that boots instances; `ccn`: one kept across
-    apps (a CRN that starts again on the same data dir)."""
+    apps (a CRN that starts again on the same data dir). The node follows the fake CCN's
+    message feed (on loopback; HTTP goes through its transport, in process)."""
     executor = executor if executor is not None else FakeExecutor()
     ccn = ccn if ccn is not None else FakeCcn()
-    crn_settings = CrnSettings(data_dir=tmp_path / "crn", domain="crn.test", **settings)
     runtime = tmp_path / "runtime.json"
     runtime.write_text("{}")
     setup = ExecutorSetup(executor, lambda: runtime, needs_runtime=False)
-    app = create_app(crn_settings, setup=setup, ccn_transport=ccn.transport())
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://crn.test"
-        ) as client,
-    ):
-        node: CrnNode = manager._state["node"]
-        yield CrnApp(client, executor, ccn, node, manager.app)
+    async with ccn.feed.serving() as ccn_url:
+        crn_settings = CrnSettings(
+            data_dir=tmp_path / "crn", domain="crn.test", ccn_url=ccn_url, **settings
+        )
+        app = create_app(crn_settings, setup=setup, ccn_transport=ccn.transport())
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://crn.test"
+            ) as client,
+        ):
+            node: CrnNode = manager._state["node"]
+            yield CrnApp(client, executor, ccn, node, manager.app)

@@ -30,6 +30,7 @@ from alephnet.crn.supervisor.program_spec import PreparedProgram
 from alephnet.protocol.cid import ipfs_cid_v0
 from alephnet.sdk._instance import InstanceSettings, instance_content
 from alephnet.sdk._program import ProgramSettings, program_content
+from tests.crn.message_feed import MessageFeed, envelope
 
 OWNER = "0x" + "ab" * 20
 CODE_REF = "c0de" * 16
@@ -41,9 +42,12 @@ def vm_hash_of(number: int) -> str:
     return f"{number:064x}"
 
 
-async def _fake_guest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _fake_guest(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, code: Path | None = None
+) -> None:
     """Answers by path: `/raise` fails, `/crash` drops the stream, `/sleep` never answers,
-    `/print` logs a line; anything else echoes the path."""
+    `/print` logs a line, `/code` answers the program's code file; anything else echoes the
+    path."""
     while (frame := await read_frame(reader)) is not None:
         if frame.type is FrameType.HALT:
             await write_frame(writer, Frame(FrameType.HALTED))
@@ -67,6 +71,8 @@ async def _fake_guest(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             await write_frame(writer, Frame(FrameType.LOG, {"stream": "stdout", "line": "printed"}))
         headers = [["content-type", "text/plain"], ["vary", "x"], ["content-length", "999"]]
         body = f"{frame.header['scope']['method']} {path} {frame.body.decode()}".encode()
+        if path == "/code" and code is not None:
+            body = code.read_bytes()
         await write_frame(
             writer,
             Frame(FrameType.RESPONSE, {"id": request_id, "status": 200, "headers": headers}, body),
@@ -119,7 +125,7 @@ class FakeExecutor:
         host_socket, guest_socket = socket.socketpair()
         host_reader, host_writer = await asyncio.open_connection(sock=host_socket)
         guest_reader, guest_writer = await asyncio.open_connection(sock=guest_socket)
-        guest = asyncio.create_task(_fake_guest(guest_reader, guest_writer))
+        guest = asyncio.create_task(_fake_guest(guest_reader, guest_writer, spec.code.path))
         execution = FakeExecution(spec, GuestLink(host_reader, host_writer), guest)
         self.executions.append(execution)
         return execution
@@ -236,13 +242,15 @@ def preparer(work_root: Path, **options: int | bool) -> Callable[[str], Awaitabl
 
 class FakeCcn:
     """The CCN routes a CRN reads, over an `httpx.MockTransport`: messages by hash, STORE
-    amends (none), raw files. Anything else answers 503 (the runtime publishing retries)."""
+    amends, raw files. Anything else answers 503 (the runtime publishing retries). Its message
+    feed (`feed`, a WebSocket on loopback) carries what `send_forget` and `send_amend` do."""
 
     def __init__(self) -> None:
         self.messages: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
         self.aggregates: dict[str, dict[str, Any]] = {}
         self.forgotten: set[str] = set()
+        self.feed = MessageFeed()
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -281,6 +289,20 @@ class FakeCcn:
         """As a FORGET does: the message is no longer served, its status says why."""
         self.messages.pop(item_hash)
         self.forgotten.add(item_hash)
+
+    def send_forget(self, forget_hash: str, *targets: str, reason: str = "") -> None:
+        """A FORGET of `targets` by their owner, processed: on the feed."""
+        for target in targets:
+            self.forget(target)
+        content = {"address": OWNER, "hashes": list(targets), "reason": reason, "time": 1.0}
+        self.feed.publish(envelope("FORGET", forget_hash, content))
+
+    def send_amend(self, store_hash: str, data: bytes, ref: str, owner: str = OWNER) -> str:
+        """A STORE of `data` amending `ref`, processed: served as the latest amend, and on
+        the feed. Returns the file's hash."""
+        file_hash = self.add_store(store_hash, data, owner, amends=ref)
+        self.feed.publish(envelope("STORE", store_hash, self.messages[store_hash]["content"]))
+        return file_hash
 
     def add_program(
         self, vm_hash: str, *, owner: str = OWNER, code_ref: str = CODE_REF, **settings: Any

@@ -63,6 +63,12 @@ class CcnSource:
 
     async def store_file(self, ref: str, owner: str, use_latest: bool) -> Path:
         """The file of the STORE `ref` (or of its latest amend), downloaded once."""
+        return await self.file(*await self.stored_file(ref, owner, use_latest))
+
+    async def stored_file(self, ref: str, owner: str, use_latest: bool) -> tuple[str, str]:
+        """(file hash, storage engine) of what the STORE `ref`, or its latest amend, names
+        now: asked again each time, since an amend changes the answer (the file cache is
+        keyed by file hash, so it never gives the old file for an amended ref)."""
         try:
             store = await self._store(ref, owner, use_latest)
         except ProgramNotFound as error:
@@ -71,7 +77,7 @@ class CcnSource:
         file_hash, engine = str(content.get("item_hash", "")), content.get("item_type", "storage")
         if not file_hash:
             raise ResourceUnavailable(f"STORE {ref} names no file")
-        return await self.file(file_hash, str(engine))
+        return file_hash, str(engine)
 
     async def file(self, file_hash: str, engine: str = "storage") -> Path:
         path = self._files_dir / file_hash

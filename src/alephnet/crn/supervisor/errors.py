@@ -5,7 +5,8 @@ SupervisorError (500)
 ├── NotAProgram (400)            the hash names another kind of message (or an invalid one)
 ├── NotAnInstance (400)          the same, where an INSTANCE is expected
 ├── InstancesUnsupported (400)   an instance, on a node whose executor cannot boot one
-├── Forgotten (410)              the VM's message was forgotten: its VM stopped, its disk erased
+├── Forgotten (410)              the VM's message was forgotten: a program's execution
+│                                stopped and de-allocated; an instance's VM stopped, its disk erased
 ├── ResourceUnavailable (400)    code, runtime or a volume could not be downloaded
 ├── InsufficientCapacity (503)   the node's memory or vCPUs are promised already
 ├── Draining (503)               the node is shutting down

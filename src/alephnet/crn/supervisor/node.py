@@ -22,6 +22,7 @@ from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.node_key import load_or_create_node_key
 from alephnet.crn.supervisor.pool import ExecutionPool
 from alephnet.crn.supervisor.program_spec import ProgramPreparer
+from alephnet.crn.supervisor.reactor import FOLLOWED_TYPES, MessageReactor
 from alephnet.crn.supervisor.runtime import RuntimePublisher
 from alephnet.crn.supervisor.self_check import SelfCheck
 from alephnet.protocol.crn_auth import AllocationReplayGuard
@@ -65,12 +66,15 @@ async def running_node(
         ) as http,
         AuthenticatedAlephClient(
             account,
+            api_url=settings.ccn_url,
             transport=HttpxTransport(settings.ccn_url, transport=ccn_transport),
         ) as publisher,
     ):
         source = CcnSource(http, settings.cache_dir)
         preparer = ProgramPreparer(source, settings, setup.needs_runtime)
-        pool = ExecutionPool(setup.executor, preparer.prepare, settings, metrics)
+        pool = ExecutionPool(
+            setup.executor, preparer.prepare, settings, metrics, message_status=source.status
+        )
         instances = InstanceManager(
             setup.executor,
             InstancePreparer(source, settings).prepare,
@@ -81,6 +85,12 @@ async def running_node(
         )
         pool.resume_allocations()
         instances.resume()
+        reactor = MessageReactor(
+            lambda: publisher.watch_messages(message_types=FOLLOWED_TYPES),
+            source,
+            pool,
+            instances,
+        )
         runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
         node = CrnNode(
             settings=settings,
@@ -100,6 +110,7 @@ async def running_node(
         background: list[asyncio.Future[object]] = [
             asyncio.ensure_future(runtime.publish_until_done(setup.runtime_file())),
             asyncio.ensure_future(instances.check_forgotten()),
+            asyncio.ensure_future(reactor.run()),
         ]
         if setup.prestart is not None:
             background.append(asyncio.ensure_future(setup.prestart()))

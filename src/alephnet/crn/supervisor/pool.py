@@ -8,6 +8,12 @@
 - Persistent programs (allocated through `/control/allocations`) never expire; when their guest
   ends by itself they are restarted after a pause that doubles with each quick crash. The
   allocated set is kept in `allocations.json`, and a CRN that starts again restarts them.
+- A program whose message was forgotten on the CCN is stopped and de-allocated, and refused
+  from then on (`Forgotten`, 410): when the message feed says so (`reactor`), or when a start
+  finds the message gone and the CCN's status says forgotten.
+- An execution whose files were amended (`use_latest`) is retired: it takes no new request,
+  stops once its requests in flight end, and the next request (or, for a persistent program,
+  the restart) starts on the new files.
 - `close()` refuses new work and stops every guest: nothing is left running.
 """
 
@@ -35,6 +41,8 @@ from alephnet.crn.supervisor.allocation_file import AllocationFile
 from alephnet.crn.supervisor.capacity import Capacity, Usage, check_admission
 from alephnet.crn.supervisor.errors import (
     Draining,
+    Forgotten,
+    ProgramNotFound,
     StartFailed,
     SupervisorError,
     TooBusy,
@@ -48,8 +56,14 @@ from alephnet.crn.supervisor.restarts import Restarts
 logger = logging.getLogger(__name__)
 
 Preparer = Callable[[str], Awaitable[PreparedProgram]]
+StatusLookup = Callable[[str], Awaitable[str | None]]
 HISTORY_SIZE = 100
 STOP_GRACE_SECONDS = 5.0
+FORGOTTEN = "forgotten"
+
+
+async def _status_unknown(_vm_hash: str) -> str | None:
+    return None
 
 
 @dataclass
@@ -62,10 +76,18 @@ class AllocationResult:
 
 class ExecutionPool:
     def __init__(
-        self, executor: Executor, prepare: Preparer, settings: CrnSettings, metrics: CrnMetrics
+        self,
+        executor: Executor,
+        prepare: Preparer,
+        settings: CrnSettings,
+        metrics: CrnMetrics,
+        message_status: StatusLookup = _status_unknown,
     ) -> None:
+        """`message_status`: a message's status on the CCN (None when unknown), asked when a
+        program's message is not found, to tell a forgotten program (410) from an unknown one."""
         self._executor = executor
         self._prepare = prepare
+        self._message_status = message_status
         self._settings = settings
         self.metrics = metrics
         self._capacity = Capacity(settings.memory_mib, settings.vcpus)
@@ -84,6 +106,8 @@ class ExecutionPool:
         )
         self._draining = False
         self._usage_elsewhere: list[Callable[[], Usage]] = []
+        self._forgotten: dict[str, str] = {}
+        self._retired: set[ProgramExecution] = set()
         metrics.count_executions_with(self.running_count)
 
     # --- queries ----------------------------------------------------------------------
@@ -107,6 +131,13 @@ class ExecutionPool:
     def capacity(self) -> Capacity:
         return self._capacity
 
+    def programs(self) -> set[str]:
+        """The programs that run or are allocated here (what a FORGET must reach)."""
+        return {*self.executions, *self._allocated}
+
+    def concerns(self, vm_hash: str) -> bool:
+        return vm_hash in self.executions or vm_hash in self._allocated
+
     def log_of(self, vm_hash: str) -> ProgramLog:
         if vm_hash not in self._logs:
             path = self._settings.logs_dir / f"{vm_hash}.log"
@@ -119,16 +150,23 @@ class ExecutionPool:
         """The running execution of `vm_hash`, started if there is none."""
         if self._draining:
             raise Draining()
+        self._refuse_forgotten(vm_hash)
         current = self.executions.get(vm_hash)
-        if current is not None and current.running:
+        if current is not None and self._serves(current):
             return current
         async with self._locks[vm_hash]:
             current = self.executions.get(vm_hash)
             if current is not None:
-                if current.running:
+                if self._serves(current):
                     return current
-                await current.stopped.wait()  # a stop under way: start its successor after it
+                # A stop under way (or a retired execution finishing its requests): start
+                # its successor after it.
+                await current.stopped.wait()
+            self._refuse_forgotten(vm_hash)
             return await self._create(vm_hash)
+
+    def _serves(self, record: ProgramExecution) -> bool:
+        return record.running and record not in self._retired
 
     @asynccontextmanager
     async def serving(self, vm_hash: str) -> AsyncIterator[ProgramExecution]:
@@ -146,7 +184,9 @@ class ExecutionPool:
         finally:
             record.slots.release()
             record.end_request()
-            if record.active_requests == 0 and record.running and not record.persistent:
+            if record in self._retired:
+                self._replace_when_idle(record)
+            elif record.active_requests == 0 and record.running and not record.persistent:
                 self._arm_expiry(record)
 
     async def _create(self, vm_hash: str) -> ProgramExecution:
@@ -160,6 +200,9 @@ class ExecutionPool:
         record.times.mark("preparing_at")
         try:
             prepared = await self._prepare(vm_hash)
+        except ProgramNotFound:
+            await self._check_forgotten(vm_hash)
+            raise
         except SupervisorError:
             self.metrics.failures.labels("prepare").inc()
             raise
@@ -228,6 +271,54 @@ class ExecutionPool:
         await self.stop(vm_hash)
         return await self.start(vm_hash)
 
+    # --- forgotten and amended programs -----------------------------------------------
+
+    async def forget(self, vm_hash: str, reason: str) -> bool:
+        """The program's message was forgotten: stop it, de-allocate it, and refuse it from
+        now on with `reason` (a 410). True if an execution was stopped."""
+        self._forgotten[vm_hash] = reason
+        self._deallocate(vm_hash)
+        stopped = await self.stop(vm_hash)
+        logger.info("program %s stopped and de-allocated: %s", vm_hash, reason)
+        return stopped
+
+    def retire(self, record: ProgramExecution, reason: str) -> None:
+        """The execution runs on files that were amended since it started: it takes no new
+        request, and stops once its requests in flight end; the next request starts on the
+        new files, and a persistent program is restarted on them straight away."""
+        if record in self._retired or not record.running:
+            return
+        self._retired.add(record)
+        logger.info(
+            "program %s: %s; %s once idle",
+            record.vm_hash,
+            reason,
+            "restarting it" if record.persistent else "stopping it",
+        )
+        self._replace_when_idle(record)
+
+    def _replace_when_idle(self, record: ProgramExecution) -> None:
+        if record.active_requests == 0 and not record.stop_requested:
+            self._spawn(self._replace(record))
+
+    async def _replace(self, record: ProgramExecution) -> None:
+        await self._stop(record)
+        if record.vm_hash in self._allocated and not self._draining:
+            self._restarts.schedule(record.vm_hash, 0.0)
+
+    def _refuse_forgotten(self, vm_hash: str) -> None:
+        reason = self._forgotten.get(vm_hash)
+        if reason is not None:
+            raise Forgotten(reason)
+
+    async def _check_forgotten(self, vm_hash: str) -> None:
+        """The message is not served: if the CCN says it was forgotten, remember it and say
+        so (410) rather than 'not found'."""
+        if await self._message_status(vm_hash) != FORGOTTEN:
+            return
+        await self.forget(vm_hash, f"program {vm_hash} was forgotten on the CCN")
+        self._refuse_forgotten(vm_hash)
+
     async def close(self) -> None:
         """Refuse new work, stop every guest and wait until each is gone."""
         self._draining = True
@@ -269,6 +360,7 @@ class ExecutionPool:
             reason = ExitReason.EXITED
         record.times.mark("stopped_at")
         record.cancel_expiry()
+        self._retired.discard(record)
         if self.executions.get(record.vm_hash) is record:
             del self.executions[record.vm_hash]
         self._remember(record)
@@ -308,11 +400,19 @@ class ExecutionPool:
             except SupervisorError as error:
                 result.failing.append(vm_hash)
                 result.errors[vm_hash] = error.message
+                if isinstance(error, Forgotten):
+                    self._deallocate(vm_hash)
                 continue
             record.persistent = True
             record.cancel_expiry()
             result.successful.append(vm_hash)
         return result
+
+    def _deallocate(self, vm_hash: str) -> None:
+        self._restarts.cancel(vm_hash)
+        if vm_hash in self._allocated:
+            self._allocated.discard(vm_hash)
+            self._allocations_file.save(self._allocated)
 
     def resume_allocations(self) -> None:
         """Start again, in the background, the persistent programs allocated before the CRN

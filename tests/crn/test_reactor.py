@@ -1,0 +1,147 @@
+"""The CRN following its CCN's message feed (a WebSocket on loopback, read by the SDK's
+watcher): FORGETs stop and refuse programs and erase instances, amends of `use_latest` files
+move programs to the new files, and the feed is followed again after the CCN restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from alephnet.crn.executors.base import ExitReason
+from tests.crn.crn_app import CrnApp, crn_app
+from tests.crn.supervisor_doubles import CODE_REF, ROOTFS_REF, FakeVmExecutor, vm_hash_of
+from tests.crn.test_instances import NOTIFY, wait_until
+
+PROGRAM = vm_hash_of(0x70)
+INSTANCE = vm_hash_of(0x71)
+FORGET = vm_hash_of(0xF0)
+AMEND = vm_hash_of(0xA1)
+OTHER_OWNER = "0x" + "cd" * 20
+
+
+def publish_program(crn: CrnApp, code: bytes = b"code v1", **program: object) -> None:
+    crn.ccn.add_store(CODE_REF, code)
+    crn.ccn.add_program(PROGRAM, **program)
+
+
+async def code_served(crn: CrnApp) -> bytes:
+    response = await crn.client.get(f"/vm/{PROGRAM}/code")
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def running_codes(crn: CrnApp) -> list[bytes]:
+    return [execution.spec.code.path.read_bytes() for execution in crn.executor.running]
+
+
+async def test_a_forgotten_program_is_stopped_and_then_refused_with_410(tmp_path: Path) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        assert await code_served(crn) == b"code v1"
+        crn.ccn.send_forget(FORGET, PROGRAM, reason="obsolete")
+        await wait_until(lambda: not crn.executor.running)
+        assert crn.executor.executions[0].exit_reason is ExitReason.STOPPED
+        refused = await crn.client.get(f"/vm/{PROGRAM}/code")
+        assert refused.status_code == 410
+        assert refused.json()["error"] == (
+            f"program {PROGRAM} was forgotten on the CCN by FORGET {FORGET} (obsolete)"
+        )
+        assert len(crn.executor.started) == 1
+
+
+async def test_a_program_forgotten_while_stopped_is_refused_at_its_next_start(
+    tmp_path: Path,
+) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        crn.ccn.forget(PROGRAM)  # not on the feed: the start asks the CCN for its status
+        refused = await crn.client.get(f"/vm/{PROGRAM}/")
+        assert refused.status_code == 410
+        assert "forgotten on the CCN" in refused.json()["error"]
+        unknown = await crn.client.get(f"/vm/{vm_hash_of(0xDEAD)}/")
+        assert unknown.status_code == 404
+        assert crn.executor.started == []
+
+
+async def test_a_forgotten_persistent_program_is_deallocated(tmp_path: Path) -> None:
+    async with crn_app(tmp_path, restart_backoff_max=0.1) as crn:
+        publish_program(crn, persistent=True)
+        result = await crn.node.pool.allocate([PROGRAM])
+        assert result.successful == [PROGRAM]
+        crn.ccn.send_forget(FORGET, PROGRAM)
+        await wait_until(lambda: not crn.executor.running)
+        await asyncio.sleep(0.3)  # longer than its restart backoff: nothing starts it again
+        assert len(crn.executor.started) == 1
+        allocations = crn.node.settings.data_dir / "allocations.json"
+        assert json.loads(allocations.read_text()) == []
+        again = await crn.node.pool.allocate([PROGRAM])
+        assert again.failing == [PROGRAM]
+        assert "forgotten" in again.errors[PROGRAM]
+        assert json.loads(allocations.read_text()) == []
+
+
+async def test_a_forgotten_instance_is_stopped_and_its_disk_erased(tmp_path: Path) -> None:
+    async with crn_app(tmp_path, executor=FakeVmExecutor(), memory_mib=1024) as crn:
+        crn.ccn.add_store(ROOTFS_REF, b"an ext4 image")
+        crn.ccn.add_instance(INSTANCE)
+        assert (await crn.client.post(NOTIFY, json={"instance": INSTANCE})).status_code == 200
+        disk = crn.node.settings.volumes_dir / INSTANCE
+        await wait_until(disk.exists)
+        crn.ccn.send_forget(FORGET, INSTANCE)
+        executor = crn.executor
+        assert isinstance(executor, FakeVmExecutor)
+        await wait_until(lambda: not executor.running_instances and not disk.exists())
+
+
+async def test_an_amended_code_is_served_once_the_requests_in_flight_end(
+    tmp_path: Path,
+) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        async with crn.node.pool.serving(PROGRAM) as record:
+            new_file = crn.ccn.send_amend(AMEND, b"code v2", CODE_REF)
+            await asyncio.sleep(0.3)
+            assert record.running  # a request is in flight: it is not cut
+        await wait_until(lambda: not crn.executor.running)
+        assert await code_served(crn) == b"code v2"
+        assert crn.executor.started[-1].code.path.name == new_file
+        assert len(crn.executor.started) == 2
+
+
+async def test_an_amended_persistent_program_restarts_on_the_new_code(tmp_path: Path) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn, persistent=True)
+        await crn.node.pool.allocate([PROGRAM])
+        crn.ccn.send_amend(AMEND, b"code v2", CODE_REF)
+        await wait_until(lambda: running_codes(crn) == [b"code v2"])
+        assert len(crn.executor.started) == 2
+        assert await code_served(crn) == b"code v2"
+
+
+async def test_amends_of_another_owner_or_of_files_not_followed_change_nothing(
+    tmp_path: Path,
+) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        assert await code_served(crn) == b"code v1"
+        crn.ccn.send_amend(AMEND, b"not the owner's", CODE_REF, owner=OTHER_OWNER)
+        crn.ccn.send_amend(vm_hash_of(0xA2), b"another file", vm_hash_of(0xB0))
+        await asyncio.sleep(0.3)
+        assert running_codes(crn) == [b"code v1"]
+        assert await code_served(crn) == b"code v1"
+        assert len(crn.executor.started) == 1
+
+
+async def test_the_feed_is_followed_again_after_the_ccn_restarts(tmp_path: Path) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        assert await code_served(crn) == b"code v1"
+        await wait_until(lambda: crn.ccn.feed.connections == 1)
+        async with crn.ccn.feed.down():
+            crn.ccn.send_forget(FORGET, PROGRAM)  # while the CRN is not connected
+            await asyncio.sleep(0.2)
+        # The watcher reconnects (after 1 s) and is sent the latest messages again.
+        await wait_until(lambda: not crn.executor.running)
+        assert crn.ccn.feed.connections == 2
+        assert (await crn.client.get(f"/vm/{PROGRAM}/")).status_code == 410
