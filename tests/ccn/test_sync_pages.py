@@ -158,8 +158,9 @@ def lying_peer(
     following: tuple[float, str] | None = (9.0, "z"),
     asked: list[httpx.Request] | None = None,
 ) -> ClientFactory:
-    """A peer that claims 5 000 messages in any bucket the node asks about, and serves `page`
-    (with `following` as the next cursor) for any of them; its requests go to `asked`."""
+    """A peer that claims 5 000 messages in any bucket the node asks about, lists one of them
+    (and says the listing was cut short), and serves `page` (with `following` as the next
+    cursor) for any of them; its requests go to `asked`."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         if asked is not None:
@@ -169,6 +170,8 @@ def lying_peer(
             return httpx.Response(200, json={"buckets": [[5000, "ab"]] * parts})
         if request.url.path == PAGES_PATH:
             return httpx.Response(200, json={"messages": page(), "next": following})
+        if request.url.path == "/api/v0/sync/hashes":
+            return httpx.Response(200, json={"hashes": [["f" * 64, 5.0, False]], "truncated": True})
         return httpx.Response(404)
 
     return lambda url: httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url=url)
@@ -210,6 +213,18 @@ async def test_a_bucket_that_gave_nothing_new_is_narrowed_down_next_round(tmp_pa
         asked.clear()
         await reconciler.reconcile("http://liar.test")
         assert asked[1].url.params["buckets"] == "16"  # split, not read again
+
+
+async def test_a_listing_cut_short_is_read_whole_instead(tmp_path: Path) -> None:
+    """Over 10 000 messages within the narrowest bucket: their tail would never be listed."""
+    asked: list[httpx.Request] = []
+    async with sync_network(tmp_path, {"b": []}) as nodes:
+        b = nodes["b"].node
+        limits = SyncLimits(min_width=FULL_RANGE[1])  # the whole range is "narrow"
+        reconciler = Reconciler(b.sessions, b.intake, lying_peer(list, None, asked), limits)
+        await reconciler.reconcile("http://liar.test")
+        paths = [request.url.path for request in asked]
+        assert paths == ["/api/v0/sync/digest", "/api/v0/sync/hashes", PAGES_PATH]
 
 
 class ScriptedReconciler:

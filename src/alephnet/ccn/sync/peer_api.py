@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -35,6 +36,14 @@ class _HashesAnswer(BaseModel):
 
 class _MessagesAnswer(BaseModel):
     messages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The hashes of a bucket, the first 10 000 only when `truncated`."""
+
+    hashes: list[ReplicatedHash]
+    truncated: bool
 
 
 class EnvelopePage(BaseModel):
@@ -68,10 +77,10 @@ class PeerApi:
             raise PeerError(f"{self._http.base_url}: {len(answer.buckets)} buckets, not {parts}")
         return [Bucket(count, digest) for count, digest in answer.buckets]
 
-    async def hashes(self, span: TimeRange) -> list[ReplicatedHash]:
+    async def hashes(self, span: TimeRange) -> Listing:
         params = {"start": span.start, "end": span.end}
         answer = _HashesAnswer.model_validate(await self._get("/api/v0/sync/hashes", params))
-        return [ReplicatedHash(*row) for row in answer.hashes]
+        return Listing([ReplicatedHash(*row) for row in answer.hashes], answer.truncated)
 
     async def messages(self, item_hashes: list[str]) -> list[dict[str, Any]]:
         """The signed messages among `item_hashes` that the peer holds live, in one request

@@ -176,8 +176,15 @@ class Reconciler:
         return digest_buckets(rows, span.start, span.end, parts)
 
     async def _list(self, api: PeerApi, span: TimeRange, pulls: Pulls, report: PeerRound) -> None:
+        """Pull the listed hashes missing here. A listing cut short (more messages than a
+        listing holds, all within `min_width`) is read whole instead, as far as the peer
+        can: its tail would never be listed."""
         with report.timing("listing"):
-            wanted = pulls.due(await self._wanted(await api.hashes(span)))
+            listing = await api.hashes(span)
+        if listing.truncated and await self._read(span, pulls, report):
+            return
+        with report.timing("listing"):
+            wanted = pulls.due(await self._wanted(listing.hashes))
         await pulls.by_hashes(wanted, self.limits.batch)
 
     async def _wanted(self, listed: Iterable[ReplicatedHash]) -> list[str]:
