@@ -6,11 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
+import httpx
+import pytest
+
 from alephnet.crn.executors.base import ExitReason
+from alephnet.devnet.processes import CcnProcess, CrnProcess
+from alephnet.sdk import AuthenticatedAlephClient, generate_account
+from alephnet.sdk._program import code_archive
+from tests.ccn.node_process import free_port
 from tests.crn.crn_app import CrnApp, crn_app
 from tests.crn.supervisor_doubles import CODE_REF, ROOTFS_REF, FakeVmExecutor, vm_hash_of
+from tests.crn.test_crn_e2e import published_runtime
 from tests.crn.test_instances import NOTIFY, wait_until
 
 PROGRAM = vm_hash_of(0x70)
@@ -145,3 +154,63 @@ async def test_the_feed_is_followed_again_after_the_ccn_restarts(tmp_path: Path)
         await wait_until(lambda: not crn.executor.running)
         assert crn.ccn.feed.connections == 2
         assert (await crn.client.get(f"/vm/{PROGRAM}/")).status_code == 410
+
+
+VERSIONED_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"VERSION"})
+"""
+
+
+def versioned_code(folder: Path, version: str) -> Path:
+    folder.mkdir()
+    (folder / "main.py").write_text(VERSIONED_APP.replace("VERSION", version))
+    return folder
+
+
+async def answer_of(crn: httpx.AsyncClient, program: str, expected: str) -> None:
+    """Wait until the program answers `expected` (a body, or `410`)."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = await crn.get(f"/vm/{program}/")
+        got = str(response.status_code) if response.status_code != 200 else response.text
+        if got == expected:
+            return
+        assert time.monotonic() < deadline, f"{program} answers {got!r}, not {expected!r}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.slow
+async def test_with_a_real_ccn_an_amend_then_a_forget_reach_the_running_program(
+    tmp_path: Path,
+) -> None:
+    """A CCN and a CRN (sandbox) processes: the CCN's own feed, statuses and amend query."""
+    ccn = CcnProcess(tmp_path / "ccn", port=free_port())
+    crn = CrnProcess(tmp_path / "crn", ccn.url, port=free_port(), log_level="INFO")
+    try:
+        await ccn.start()
+        await crn.start()
+        user = generate_account()
+        async with (
+            AuthenticatedAlephClient(user, api_url=ccn.url) as client,
+            httpx.AsyncClient(base_url=crn.url, timeout=30) as crn_client,
+        ):
+            runtime = await published_runtime(crn)
+            program = await client.create_program(
+                versioned_code(tmp_path / "v1", "v1"), "main:app", runtime=runtime
+            )
+            await answer_of(crn_client, program.item_hash, "v1")
+            await client.create_store(
+                code_archive(versioned_code(tmp_path / "v2", "v2")), ref=program.code.item_hash
+            )
+            await answer_of(crn_client, program.item_hash, "v2")
+            await client.forget([program.item_hash], reason="done")
+            await answer_of(crn_client, program.item_hash, "410")
+        assert "was forgotten on the CCN by FORGET" in crn.log_tail()
+    finally:
+        for process in (crn, ccn):
+            if process.running:
+                assert await process.terminate(30) == 0, process.log_tail()
