@@ -100,7 +100,6 @@ def test_a_repeated_peer_record_is_checked_once(monkeypatch: pytest.MonkeyPatch)
         return msg.senderRecord != b"forged"
 
     monkeypatch.setattr(libp2p_pubsub, "maybe_consume_signed_record", check)
-    monkeypatch.setattr(libp2p_pubsub, "_accepted_records", {})
     host = new_host(key_pair=create_new_key_pair())
     peer = ID.from_pubkey(create_new_key_pair().public_key)
     consume = libp2p_pubsub._consume_signed_record_once
@@ -117,7 +116,6 @@ def test_our_record_is_made_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> 
         return made[-1], True
 
     monkeypatch.setattr(libp2p_pubsub, "env_to_send_in_RPC", make)
-    monkeypatch.setattr(libp2p_pubsub, "_own_records", {})
     host = new_host(key_pair=create_new_key_pair())
     assert [libp2p_pubsub._own_record(host)[0] for _ in range(3)] == [b"record 0"] * 3
     assert made == [b"record 0"]

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from libp2p.abc import IHost, INetStream
@@ -53,7 +55,7 @@ RECORD_REFRESH = 60.0
 """Seconds our signed peer record is reused, and a peer's identical one taken without checking
 it again."""
 MAX_RECORDS = 1024
-"""Records remembered (one per peer): beyond, the memory starts afresh."""
+"""Peers' records remembered by a host (one per peer): beyond, the memory starts afresh."""
 
 
 class BufferedStream:
@@ -132,40 +134,52 @@ class Libp2pGossipSub(GossipSub):
         super()._handle_dropped_rpc(peer_id, rpc, reason)
 
 
-_accepted_records: dict[tuple[ID, ID], tuple[bytes, float]] = {}
-"""(our peer id, sender) -> the sender's last signed record accepted, and when."""
+@dataclass
+class _HostRecords:
+    """What one host remembers of signed peer records: its own, as sent in RPCs, and each
+    sender's last one accepted, each with the time it was made or accepted."""
+
+    own: tuple[bytes, float] | None = None
+    accepted: dict[ID, tuple[bytes, float]] = field(default_factory=dict)
+
+
+_records: weakref.WeakKeyDictionary[IHost, _HostRecords] = weakref.WeakKeyDictionary()
+"""Per host, forgotten with it (a node that leaves and rejoins gets a new host)."""
+
+
+def _records_of(host: IHost) -> _HostRecords:
+    records = _records.get(host)
+    if records is None:
+        records = _records[host] = _HostRecords()
+    return records
 
 
 def _consume_signed_record_once(msg: rpc_pb2.RPC, host: IHost, peer_id: ID) -> bool:
     """The library's check of the sender's record, skipped for a repeat of a record that
     passed it recently (same bytes, same signature)."""
     record = msg.senderRecord if msg.HasField("senderRecord") else b""
-    key = (host.get_id(), peer_id)
-    known = _accepted_records.get(key)
+    accepted = _records_of(host).accepted
+    known = accepted.get(peer_id)
     now = time.monotonic()
     if record and known is not None and known[0] == record and now - known[1] < RECORD_REFRESH:
         return True
-    accepted = maybe_consume_signed_record(msg, host, peer_id)
-    if accepted and record:
-        if len(_accepted_records) >= MAX_RECORDS:
-            _accepted_records.clear()
-        _accepted_records[key] = (record, now)
-    return accepted
-
-
-_own_records: dict[ID, tuple[bytes, float]] = {}
-"""Our peer id -> our signed record as sent in RPCs, and when it was made."""
+    valid = maybe_consume_signed_record(msg, host, peer_id)
+    if valid and record:
+        if len(accepted) >= MAX_RECORDS:
+            accepted.clear()
+        accepted[peer_id] = (record, now)
+    return valid
 
 
 def _own_record(host: IHost) -> tuple[bytes, bool]:
     """The library's `env_to_send_in_RPC` (our signed record, and whether it is new), made at
     most every `RECORD_REFRESH` seconds: the library rebuilds it for each message forwarded."""
-    known = _own_records.get(host.get_id())
+    records = _records_of(host)
     now = time.monotonic()
-    if known is not None and now - known[1] < RECORD_REFRESH:
-        return known[0], False
+    if records.own is not None and now - records.own[1] < RECORD_REFRESH:
+        return records.own[0], False
     record, new = env_to_send_in_RPC(host)
-    _own_records[host.get_id()] = (record, now)
+    records.own = (record, now)
     return record, new
 
 
