@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -168,6 +169,27 @@ async def test_the_inbox_keeps_order_and_counts_what_it_drops_when_full() -> Non
         await thread.stop()
     assert [await inbox.get() for _ in range(3)] == [0, 1, 2]
     assert inbox.dropped == 2
+
+
+async def test_the_inbox_wakes_the_loop_once_for_what_arrives_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    wake_ups: list[object] = []
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counted(*args: Any) -> asyncio.Handle:
+        wake_ups.append(args[0])
+        return call_soon_threadsafe(*args)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+    inbox: Inbox[int] = Inbox(loop, capacity=10)
+    for item in range(5):
+        inbox.offer(item)  # the loop runs none of its callbacks meanwhile
+    assert [await inbox.get() for _ in range(5)] == [0, 1, 2, 3, 4]
+    inbox.offer(5)
+    assert await inbox.get() == 5
+    assert len(wake_ups) == 2
 
 
 # --- topics ------------------------------------------------------------------------------
