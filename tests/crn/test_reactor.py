@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from alephnet.crn.executors.base import ExitReason
+from alephnet.crn.supervisor.reactor import MessageReactor
 from alephnet.devnet.processes import CcnProcess, CrnProcess
 from alephnet.sdk import AuthenticatedAlephClient, generate_account
 from alephnet.sdk._program import code_archive
+from alephnet.sdk.exceptions import NodeUnreachable
+from alephnet.sdk.models import Message
 from tests.ccn.node_process import free_port
 from tests.crn.crn_app import CrnApp, crn_app
 from tests.crn.supervisor_doubles import CODE_REF, ROOTFS_REF, FakeVmExecutor, vm_hash_of
@@ -154,6 +158,39 @@ async def test_the_feed_is_followed_again_after_the_ccn_restarts(tmp_path: Path)
         await wait_until(lambda: not crn.executor.running)
         assert crn.ccn.feed.connections == 2
         assert (await crn.client.get(f"/vm/{PROGRAM}/")).status_code == 410
+
+
+async def test_a_feed_given_up_is_followed_again_and_what_it_missed_is_caught_up(
+    tmp_path: Path,
+) -> None:
+    """When the SDK's watcher gives up (the CCN gone for minutes), the reactor follows the
+    feed again later, and checks statuses and amends directly: the feed may have lost them."""
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        other = vm_hash_of(0x72)
+        crn.ccn.add_program(other)
+        assert await code_served(crn) == b"code v1"
+        assert (await crn.client.get(f"/vm/{other}/code")).status_code == 200
+        attempts = 0
+
+        async def failing_feed() -> AsyncIterator[Message]:
+            nonlocal attempts
+            attempts += 1
+            raise NodeUnreachable(crn.ccn.feed.url, "the WebSocket was closed")
+            yield  # an async generator, as the SDK's watcher is
+
+        node = crn.node
+        reactor = MessageReactor(failing_feed, node.source, node.pool, node.instances, 0.05)
+        crn.ccn.forget(other)  # neither reaches the node's own feed
+        crn.ccn.add_store(AMEND, b"code v2", amends=CODE_REF)
+        follower = asyncio.create_task(reactor.run())
+        try:
+            await wait_until(lambda: attempts >= 2 and not crn.executor.running)
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        assert (await crn.client.get(f"/vm/{other}/")).status_code == 410
+        assert await code_served(crn) == b"code v2"
 
 
 VERSIONED_APP = """

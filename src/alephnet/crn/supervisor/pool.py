@@ -52,6 +52,7 @@ from alephnet.crn.supervisor.logs import LogEntry, ProgramLog
 from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.program_spec import PreparedProgram
 from alephnet.crn.supervisor.restarts import Restarts
+from alephnet.protocol.enums import MessageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ Preparer = Callable[[str], Awaitable[PreparedProgram]]
 StatusLookup = Callable[[str], Awaitable[str | None]]
 HISTORY_SIZE = 100
 STOP_GRACE_SECONDS = 5.0
-FORGOTTEN = "forgotten"
 
 
 async def _status_unknown(_vm_hash: str) -> str | None:
@@ -314,7 +314,7 @@ class ExecutionPool:
     async def _check_forgotten(self, vm_hash: str) -> None:
         """The message is not served: if the CCN says it was forgotten, remember it and say
         so (410) rather than 'not found'."""
-        if await self._message_status(vm_hash) != FORGOTTEN:
+        if await self._message_status(vm_hash) != MessageStatus.FORGOTTEN:
             return
         await self.forget(vm_hash, f"program {vm_hash} was forgotten on the CCN")
         self._refuse_forgotten(vm_hash)

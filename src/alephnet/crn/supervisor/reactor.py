@@ -31,9 +31,10 @@ from alephnet.crn.supervisor.ccn_source import CcnSource
 from alephnet.crn.supervisor.errors import Forgotten, SupervisorError
 from alephnet.crn.supervisor.execution import ProgramExecution
 from alephnet.crn.supervisor.instances import InstanceManager
-from alephnet.crn.supervisor.pool import FORGOTTEN, ExecutionPool
+from alephnet.crn.supervisor.pool import ExecutionPool
 from alephnet.crn.supervisor.program_spec import PreparedProgram
 from alephnet.protocol.content.volumes import ImmutableVolume
+from alephnet.protocol.enums import MessageStatus
 from alephnet.sdk.exceptions import TransportError
 from alephnet.sdk.models import Message
 
@@ -99,6 +100,11 @@ class MessageReactor:
                 error,
                 self._resubscribe_seconds,
             )
+        except Exception:
+            logger.exception(
+                "following the CCN's message feed failed: following it again in %.0f s",
+                self._resubscribe_seconds,
+            )
 
     def react(self, message: Message) -> None:
         """Start what `message` calls for, in the background (a stop may take seconds; the
@@ -141,7 +147,7 @@ class MessageReactor:
 
     async def _forget(self, vm_hash: str, forget_hash: str | None, reason: Any) -> None:
         if self._pool.concerns(vm_hash):
-            if await self._source.status(vm_hash) != FORGOTTEN:
+            if await self._source.status(vm_hash) != MessageStatus.FORGOTTEN:
                 return
             why = f"program {vm_hash} was forgotten on the CCN"
             if forget_hash is not None:
