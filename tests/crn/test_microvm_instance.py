@@ -2,7 +2,8 @@
 
 The base image comes from the cache that `scripts/build-crn-runtime` fills at install time;
 without it the tests fail and say so. Each boot costs 15-30 s under TCG on a shared 2-core
-host, so one test walks an instance's whole life: boot, log in, stop, boot again.
+host, so one test walks an instance's whole life: boot, log in, use its volumes, stop, boot
+again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from alephnet.crn.executors.base import ExecutorError, ExitReason, InstanceSpec
+from alephnet.crn.executors.base import (
+    ExecutorError,
+    ExitReason,
+    InstanceSpec,
+    VolumeKind,
+    VolumeSpec,
+)
 from alephnet.crn.executors.microvm import MicroVMExecutor, MicroVMInstance, instance_rootfs
 from tests.ccn.node_process import free_port
 from tests.crn.test_sandbox_cleanup import children_named
@@ -47,7 +54,18 @@ def key_pair(folder: Path, name: str) -> tuple[Path, str]:
     return private, public.decode()
 
 
-def instance_spec(tmp_path: Path, public_key: str, ssh_port: int) -> InstanceSpec:
+def squashfs_volume(tmp_path: Path) -> Path:
+    content = tmp_path / "immutable"
+    content.mkdir()
+    (content / "hello.txt").write_text("hello from the host\n")
+    image = tmp_path / "immutable.squashfs"
+    subprocess.run(["mksquashfs", str(content), str(image), "-quiet"], check=True)
+    return image
+
+
+def instance_spec(
+    tmp_path: Path, public_key: str, ssh_port: int, volumes: tuple[VolumeSpec, ...] = ()
+) -> InstanceSpec:
     return InstanceSpec(
         vm_hash="ef" * 32,
         vcpus=1,
@@ -59,6 +77,7 @@ def instance_spec(tmp_path: Path, public_key: str, ssh_port: int) -> InstanceSpe
         hostname="alephnet-instance",
         forwarded_ports={22: ssh_port},
         internet=False,
+        volumes=volumes,
         work_dir=tmp_path / "work",
     )
 
@@ -101,8 +120,13 @@ def process_alive(pid: int) -> bool:
 
 async def test_an_instance_boots_to_ssh_keeps_its_disk_and_takes_new_keys(tmp_path: Path) -> None:
     port = free_port()
+    volumes = (
+        VolumeSpec("/opt/shared", VolumeKind.IMMUTABLE, squashfs_volume(tmp_path), read_only=True),
+        VolumeSpec("/var/lib/data", VolumeKind.PERSISTENT, tmp_path / "volumes" / "data", 32),
+        VolumeSpec("/scratch", VolumeKind.EPHEMERAL, None, 16),
+    )
     first_key, first_public = key_pair(tmp_path, "first")
-    instance = await booted(instance_spec(tmp_path, first_public, port))
+    instance = await booted(instance_spec(tmp_path, first_public, port, volumes))
     try:
         login = ssh(
             port,
@@ -115,6 +139,18 @@ async def test_an_instance_boots_to_ssh_keeps_its_disk_and_takes_new_keys(tmp_pa
         assert hostname == "alephnet-instance"
         assert int(disk_bytes) == SIZE_MIB * 1024 * 1024  # grown from the shrunk image
         assert int(filesystem_bytes) > SIZE_MIB * 1024 * 1024 * 9 // 10
+        # The volumes are mounted where the message says: the immutable one read-only.
+        used = ssh(
+            port,
+            first_key,
+            "cat /opt/shared/hello.txt; touch /opt/shared/new 2>&1 | grep -c Read-only; "
+            "echo kept > /var/lib/data/kept.txt; echo scratch > /scratch/scratch.txt; "
+            "df -B1 --output=size /scratch | tail -1; sync",
+        )
+        assert used.returncode == 0, used.stderr
+        console = instance.console_path.read_text()[-3000:]
+        assert used.stdout.splitlines()[:2] == ["hello from the host", "1"], console
+        assert int(used.stdout.split()[-1]) <= 16 * 1024 * 1024  # the ephemeral one's size
         # No internet: the guest cannot even reach the host through the user network's
         # gateway (which leads to the host's loopback when the network is not restricted).
         with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -130,14 +166,26 @@ async def test_an_instance_boots_to_ssh_keeps_its_disk_and_takes_new_keys(tmp_pa
     assert instance.exit_reason is ExitReason.STOPPED
     assert not process_alive(instance.pid)
     assert "reboot: Power down" in instance.console_path.read_text()  # ACPI, not a kill
+    # systemd unmounted the volume it found mounted: its journal needs no recovery.
+    persistent = subprocess.run(
+        ["dumpe2fs", "-h", str(tmp_path / "volumes" / "data" / "volume.ext4")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "has_journal" in persistent.stdout
+    assert "needs_recovery" not in persistent.stdout
 
     second_key, second_public = key_pair(tmp_path, "second")
-    instance = await booted(instance_spec(tmp_path, second_public, port))
+    instance = await booted(instance_spec(tmp_path, second_public, port, volumes))
     try:
         assert ssh(port, first_key, "true").returncode == 255  # the old key is gone
-        again = ssh(port, second_key, "cat /root/kept.txt")
+        again = ssh(
+            port, second_key, "cat /root/kept.txt /var/lib/data/kept.txt; ls /scratch; true"
+        )
         assert again.returncode == 0, again.stderr
-        assert again.stdout == "kept\n"
+        # The persistent volume kept what was written; the ephemeral one starts empty.
+        assert again.stdout == "kept\nkept\nlost+found\n"
     finally:
         await instance.stop()
 

@@ -1,7 +1,10 @@
-"""The instance pieces that need no VM: command line, config disk, rootfs preparation."""
+"""The instance pieces that need no VM: command line, config disk, volumes' fstab, rootfs
+preparation, the bounded console."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 
 from alephnet.crn.executors.base import ExecutorError, InstanceSpec, VolumeKind, VolumeSpec
 from alephnet.crn.executors.disk_images import make_ext4
+from alephnet.crn.executors.microvm.console import BoundedFile, ConsolePipe
 from alephnet.crn.executors.microvm.disks import Disk
 from alephnet.crn.executors.microvm.images import BootFiles
 from alephnet.crn.executors.microvm.instance_disks import (
@@ -17,7 +21,9 @@ from alephnet.crn.executors.microvm.instance_disks import (
     prepare_rootfs,
 )
 from alephnet.crn.executors.microvm.instance_image import filesystem_bytes, shrink_to_content
+from alephnet.crn.executors.microvm.instance_volumes import check_mount_points, volumes_fstab
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
+from alephnet.crn.supervisor.logs import LogEntry
 
 MIB = 1024 * 1024
 BOOT = BootFiles(Path("/k/vmlinux"), Path("/k/initramfs.cpio"))
@@ -31,7 +37,7 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExampl
 
 def command(internet: bool) -> list[str]:
     shape = VmShape("tcg", vcpus=1, memory_mib=512, internet=internet)
-    return instance_command(BOOT, shape, DISKS, FILES, {22: 20022, 80: 20080})
+    return instance_command(BOOT, shape, DISKS, FILES, {22: 20022, 80: 20080}, console_fd=7)
 
 
 def option(arguments: list[str], name: str) -> list[str]:
@@ -49,6 +55,7 @@ def test_instance_command_boots_the_rootfs_and_forwards_its_ports_on_loopback() 
         "user,id=net0,hostfwd=tcp:127.0.0.1:20022-:22,hostfwd=tcp:127.0.0.1:20080-:80"
     ]
     assert option(arguments, "-qmp") == ["unix:/w/qmp.sock,server=on,wait=off"]
+    assert option(arguments, "-serial") == ["file:/dev/fd/7"]  # the host's pipe, not a file
     assert "-chardev" not in arguments  # no guest runtime, no channel
 
 
@@ -59,7 +66,7 @@ def test_without_internet_the_network_is_restricted_but_still_forwards() -> None
 
 
 def test_the_config_disk_is_a_tar_archive_busybox_unpacks(tmp_path: Path) -> None:
-    archive = config_archive((KEY, f"  {KEY}2  "), "vm-1.example")
+    archive = config_archive((KEY, f"  {KEY}2  "), "vm-1.example", "# fstab\n")
     assert len(archive) % 512 == 0
     disk = tmp_path / "config.tar"
     disk.write_bytes(archive + bytes(4096))  # a disk is padded past the archive's end
@@ -72,17 +79,18 @@ def test_the_config_disk_is_a_tar_archive_busybox_unpacks(tmp_path: Path) -> Non
     assert keys.parent.stat().st_mode & 0o777 == 0o700
     assert (root / "etc" / "hostname").read_text() == "vm-1.example\n"
     assert (root / "etc" / "resolv.conf").read_text() == "nameserver 10.0.2.3\n"
+    assert (root / "etc" / "alephnet" / "volumes.fstab").read_text() == "# fstab\n"
 
 
 @pytest.mark.parametrize("hostname", ["", "-x", "a_b", "x" * 64, "a..b", "a b"])
 def test_a_bad_hostname_is_refused(hostname: str) -> None:
     with pytest.raises(ExecutorError, match="invalid instance hostname"):
-        config_archive((KEY,), hostname)
+        config_archive((KEY,), hostname, "")
 
 
 def test_a_key_spanning_lines_is_refused() -> None:
     with pytest.raises(ExecutorError, match="several lines"):
-        config_archive((f"{KEY}\nssh-ed25519 AAAA injected",), "vm")
+        config_archive((f"{KEY}\nssh-ed25519 AAAA injected",), "vm", "")
 
 
 def small_parent(tmp_path: Path) -> Path:
@@ -143,7 +151,10 @@ def test_instance_disks_rootfs_config_then_volumes_by_serial(tmp_path: Path) -> 
         authorized_keys=(KEY,),
         hostname="vm",
         forwarded_ports={22: 20022},
-        volumes=(VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "vm" / "data", 8),),
+        volumes=(
+            VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "vm" / "data", 8),
+            VolumeSpec("/scratch", VolumeKind.EPHEMERAL, None, 4),
+        ),
         work_dir=tmp_path / "work",
     )
     spec.work_dir.mkdir()
@@ -152,5 +163,90 @@ def test_instance_disks_rootfs_config_then_volumes_by_serial(tmp_path: Path) -> 
         ("rootfs", False),
         ("config", True),
         ("volume0", False),
+        ("volume1", False),
     ]
-    assert disks[1].path.read_bytes() == config_archive((KEY,), "vm")
+    fstab = volumes_fstab(zip(spec.volumes, disks[2:], strict=True))
+    assert disks[1].path.read_bytes() == config_archive((KEY,), "vm", fstab)
+    # A persistent volume's image is made once, in its folder, at its size; an ephemeral
+    # one in the work dir.
+    assert disks[2].path == tmp_path / "vm" / "data" / "volume.ext4"
+    assert filesystem_bytes(disks[2].path) == 8 * MIB
+    assert disks[3].path.parent == spec.work_dir
+    assert filesystem_bytes(disks[3].path) == 4 * MIB
+
+
+def test_the_volumes_fstab_mounts_each_by_serial_parents_first() -> None:
+    volumes = [
+        (VolumeSpec("/data/cache", VolumeKind.EPHEMERAL, None, 4), Disk("volume0", Path(), False)),
+        (
+            VolumeSpec("/opt/venv", VolumeKind.IMMUTABLE, Path(), read_only=True),
+            Disk("volume1", Path(), True),
+        ),
+        (VolumeSpec("/data", VolumeKind.PERSISTENT, Path(), 8), Disk("volume2", Path(), False)),
+        (
+            VolumeSpec("/srv/my files", VolumeKind.PERSISTENT, Path(), 8),
+            Disk("volume3", Path(), True),
+        ),
+    ]
+    fstab = volumes_fstab(volumes)
+    assert [line for line in fstab.splitlines() if not line.startswith("#")] == [
+        "/dev/disk/by-id/virtio-volume2 /data ext4 rw,X-mount.mkdir 0 0",
+        "/dev/disk/by-id/virtio-volume0 /data/cache ext4 rw,X-mount.mkdir 0 0",
+        "/dev/disk/by-id/virtio-volume1 /opt/venv squashfs ro,X-mount.mkdir 0 0",
+        "/dev/disk/by-id/virtio-volume3 /srv/my\\040files ext4 ro,X-mount.mkdir 0 0",
+    ]
+    assert "mount --all --fstab /etc/alephnet/volumes.fstab" in fstab  # says what it is
+
+
+@pytest.mark.parametrize(
+    ("mounts", "error"),
+    [
+        (["data"], "an absolute path"),
+        (["/"], "an absolute path"),
+        (["/data/../etc"], "an absolute path"),
+        (["/data\nx"], "control characters"),
+        (["/run/data"], "are the system's"),
+        (["/proc"], "are the system's"),
+        (["/data", "/data/"], "two volumes are mounted at /data/"),
+    ],
+)
+def test_bad_mount_points_are_refused(mounts: list[str], error: str) -> None:
+    with pytest.raises(ExecutorError, match=error):
+        check_mount_points(VolumeSpec(mount, VolumeKind.EPHEMERAL, None, 4) for mount in mounts)
+
+
+def test_the_console_file_keeps_the_latest_lines_within_its_bound(tmp_path: Path) -> None:
+    path = tmp_path / "console.log"
+    console = BoundedFile(path, keep_bytes=1000)
+    sizes = []
+    for number in range(2000):
+        console.write(f"line {number}\n".encode())
+        sizes.append(path.stat().st_size)
+    console.close()
+    assert max(sizes) <= 2000 + len(b"line 1999\n")
+    lines = path.read_text().splitlines()
+    assert lines[-1] == "line 1999"
+    assert lines == [f"line {number}" for number in range(2000 - len(lines), 2000)]  # whole
+    assert len(lines) * len("line 1999\n") >= 900
+
+
+async def test_the_console_pipe_is_drained_into_the_file_once_the_writer_is_gone(
+    tmp_path: Path,
+) -> None:
+    console = ConsolePipe(tmp_path / "console.log", keep_bytes=64 * 1024)
+    writer = os.dup(console.qemu_fd)  # QEMU's copy of the pipe
+    await console.follow()
+    chunk = b"\x1b[0;32m  OK  \x1b[0m] Started something.\r\n" * 100
+    for _ in range(200):  # 890 KB, more than the pipe holds: the host must keep draining
+        await asyncio.to_thread(os.write, writer, chunk)
+    await asyncio.to_thread(os.write, writer, b"the last line\r\n")
+    os.close(writer)
+    await asyncio.wait_for(console.drained(), 5)
+    content = (tmp_path / "console.log").read_bytes()
+    assert len(content) <= 2 * 64 * 1024
+    assert content.endswith(b"Started something.\r\nthe last line\r\n")
+
+
+def test_console_lines_lose_their_terminal_escape_sequences() -> None:
+    colored = LogEntry(1.0, "stdout", "[\x1b[0;32m  OK  \x1b[0m] Started \x1b]0;t\x07ssh.\x1b(B")
+    assert colored.without_terminal_codes() == LogEntry(1.0, "stdout", "[  OK  ] Started ssh.")

@@ -131,11 +131,12 @@ class InstanceManager:
         return {disk.parent.name for disk in self._settings.volumes_dir.glob(f"*/{ROOTFS_NAME}")}
 
     def journal(self, vm_hash: str) -> list[LogEntry]:
-        """The console output of its current (or last) VM."""
+        """The console output of its current (or last) VM, as text."""
         record = self.instances.get(vm_hash) or self.history.get(vm_hash)
         if record is None:
             return []
-        return record.console(self._settings.log_lines_per_execution)
+        lines = record.console(self._settings.log_lines_per_execution)
+        return [entry.without_terminal_codes() for entry in lines]
 
     def _wanted(self, vm_hash: str) -> bool:
         return vm_hash in self._allocated or vm_hash in self._notified

@@ -2,16 +2,24 @@
 them appended to a file under the data dir (`logs/<vm_hash>.log`).
 
 One log per program hash, shared by its successive executions, so that the owner can read why
-the last one crashed after it is gone.
+the last one crashed after it is gone. An instance's logs are its console's lines, without
+the terminal's escape sequences (systemd colours its status lines).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# ECMA-48: CSI sequences (colours, cursor moves), OSC strings (window titles), then the
+# other escapes (character sets, resets): intermediate bytes and a final one.
+_TERMINAL_CODE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])"
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,9 @@ class LogEntry:
             "file": self.stream,
             "__REALTIME_TIMESTAMP": str(int(self.timestamp * 1_000_000)),
         }
+
+    def without_terminal_codes(self) -> LogEntry:
+        return LogEntry(self.timestamp, self.stream, _TERMINAL_CODE.sub("", self.line))
 
 
 class ProgramLog:

@@ -10,16 +10,14 @@ it, so a device path does not depend on the order in which virtio-mmio devices a
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, VolumeKind, VolumeSpec
+from alephnet.crn.executors.disk_images import DEFAULT_VOLUME_MIB, make_ext4, persistent_image
 from alephnet.crn.guest.configuration import GuestVolume
 
 CODE_MOUNT = "/opt/program"
-PERSISTENT_IMAGE = "volume.ext4"
-DEFAULT_VOLUME_MIB = 64
 
 
 @dataclass(frozen=True)
@@ -65,39 +63,15 @@ def volume_disks(volumes: tuple[VolumeSpec, ...], work_dir: Path) -> list[Disk]:
 
 
 def _volume_disk(serial: str, volume: VolumeSpec, work_dir: Path) -> Disk:
-    size_mib = volume.size_mib or DEFAULT_VOLUME_MIB
     if volume.kind is VolumeKind.IMMUTABLE:
         if volume.host_path is None or not volume.host_path.is_file():
             raise ExecutorError(f"immutable volume {volume.mount}: no image at {volume.host_path}")
         return Disk(serial, volume.host_path, read_only=True)
     if volume.kind is VolumeKind.EPHEMERAL:
         image = work_dir / f"{serial}.ext4"
-        _make_ext4(image, size_mib, journal=False)
+        make_ext4(image, volume.size_mib or DEFAULT_VOLUME_MIB, journal=False)
         return Disk(serial, image, read_only=False)
     if volume.host_path is None:
         raise ExecutorError(f"persistent volume {volume.mount} has no folder on the host")
-    image = volume.host_path / PERSISTENT_IMAGE
-    if not image.exists():
-        volume.host_path.mkdir(parents=True, exist_ok=True)
-        _make_ext4(image, size_mib, journal=True)
+    image = persistent_image(volume.host_path, volume.size_mib)
     return Disk(serial, image, read_only=volume.read_only)
-
-
-def _make_ext4(image: Path, size_mib: int, journal: bool) -> None:
-    """A sparse file formatted ext4: it takes host disk space only as the guest writes.
-
-    Made under a temporary name, so a crash never leaves a half-formatted persistent volume."""
-    partial = image.with_suffix(".partial")
-    with partial.open("wb") as file:
-        file.truncate(size_mib * 1024 * 1024)
-    features = [] if journal else ["-O", "^has_journal"]
-    result = subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", *features, str(partial)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise ExecutorError(f"mkfs.ext4 of {image.name} failed: {result.stderr.strip()}")
-    partial.rename(image)

@@ -46,8 +46,10 @@ network_up() {
 }
 
 # An instance: its disk `rootfs` read-write, the host's `config` disk (a tar archive of files:
-# authorized_keys, hostname, resolv.conf) unpacked over it, an SSH host key made on the first
-# boot (the image ships none, so that no two instances share one), then the image's init.
+# authorized_keys, hostname, resolv.conf, the volumes' fstab) unpacked over it, its volumes
+# mounted by the image's own `mount` (chrooted, so mount points are the guest's paths; by its
+# path, or busybox runs its own applet), an SSH host key made on the first boot (the image
+# ships none, so that no two instances share one), then the image's init.
 boot_instance() {
     for module in $(cat /etc/modules-instance); do
         insmod "/lib/modules/$module" || echo "alephnet-init: cannot load $module"
@@ -58,6 +60,11 @@ boot_instance() {
     for fs in proc sys dev; do
         mkdir -p "/newroot/$fs" && mount --move "/$fs" "/newroot/$fs"
     done
+    volumes=/etc/alephnet/volumes.fstab
+    if [ -e "/newroot$volumes" ]; then
+        chroot /newroot /bin/mount --all --fstab "$volumes" ||
+            echo "alephnet-init: not every volume of $volumes could be mounted"
+    fi
     host_key=/etc/ssh/ssh_host_ed25519_key
     if [ -x /newroot/usr/bin/ssh-keygen ] && [ ! -e "/newroot$host_key" ]; then
         chroot /newroot /usr/bin/ssh-keygen -q -t ed25519 -N "" -f "$host_key"

@@ -5,7 +5,8 @@ start, the config disk every start), then QEMU with our kernel and initramfs in 
 mode (`alephnet.instance`: our init mounts the rootfs and hands over to its init), the user
 network forwarding `spec.forwarded_ports` on 127.0.0.1. `start_instance` returns once QEMU
 answers on QMP (the forwarding rules are in place); `ready` turns true later, when the guest's
-SSH port sends an `SSH-` banner, polled in the background until then.
+SSH port sends an `SSH-` banner, polled in the background until then. Its console is read
+from a pipe into `console.log`, bounded (`console`).
 
 Stop: QMP `system_powerdown` (the ACPI power button: the image's acpid runs `poweroff`), then
 QMP `quit`, then SIGKILL, within the grace (a few seconds only while the guest is still
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutorError, ExitReason, InstanceSpec
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
+from alephnet.crn.executors.microvm.console import ConsolePipe
 from alephnet.crn.executors.microvm.images import boot_files
 from alephnet.crn.executors.microvm.instance_disks import instance_disks
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
@@ -42,9 +44,16 @@ BOOTING_GRACE = 5.0
 
 
 class MicroVMInstance:
-    def __init__(self, process: asyncio.subprocess.Process, files: VmFiles, ssh_port: int):
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        files: VmFiles,
+        console: ConsolePipe,
+        ssh_port: int,
+    ):
         self._process = process
         self._files = files
+        self._console = console
         self._stop_requested = False
         self._exit_reason = ExitReason.RUNNING
         self.started_at = time.monotonic()
@@ -70,6 +79,7 @@ class MicroVMInstance:
 
     async def wait(self) -> ExitReason:
         await self._process.wait()
+        await self._console.drained()
         if self._exit_reason is ExitReason.RUNNING:
             self._exit_reason = ExitReason.STOPPED if self._stop_requested else ExitReason.EXITED
             self._watch.cancel()
@@ -110,19 +120,28 @@ async def start_instance(spec: InstanceSpec, accelerator: str | None) -> MicroVM
     disks = await asyncio.to_thread(instance_disks, spec)
     shape = VmShape(accelerator, spec.vcpus, spec.memory_mib, spec.internet)
     files = vm_files(spec.work_dir)
-    command = instance_command(boot, shape, disks, files, spec.forwarded_ports)
-    process = await spawn(command, spec.work_dir / "qemu.log")
+    console = ConsolePipe(files.console)
+    command = instance_command(
+        boot, shape, disks, files, spec.forwarded_ports, console_fd=console.qemu_fd
+    )
     try:
+        process = await spawn(command, spec.work_dir / "qemu.log", pass_fds=(console.qemu_fd,))
+    except BaseException:
+        console.abandon()
+        raise
+    try:
+        await console.follow()
         await _answers_qmp(process, files.qmp)
     except BaseException as error:
         await kill(process)
+        await console.drained()
         remove_private_sockets(files)
         if not isinstance(error, Exception):
             raise
         raise ExecutorError(
             f"QEMU did not start the instance\n{qemu_and_console(spec.work_dir, files)}"
         ) from error
-    return MicroVMInstance(process, files, spec.forwarded_ports[SSH_PORT])
+    return MicroVMInstance(process, files, console, spec.forwarded_ports[SSH_PORT])
 
 
 async def ssh_answers(port: int, host: str = "127.0.0.1") -> bool:

@@ -5,8 +5,10 @@
   left it (and grow it if `size_mib` grew).
 - `config`: rewritten on every start from the spec: a POSIX tar archive (as a raw disk) that
   our init unpacks over the rootfs before the image's init runs: the owner's
-  `/root/.ssh/authorized_keys`, `/etc/hostname`, `/etc/resolv.conf` (QEMU's DNS relay).
-- volumes: as for programs, found in the guest by their serials (`volume0`, ...).
+  `/root/.ssh/authorized_keys`, `/etc/hostname`, `/etc/resolv.conf` (QEMU's DNS relay),
+  `/etc/alephnet/volumes.fstab` (`instance_volumes`).
+- volumes: as for programs, found in the guest by their serials (`volume0`, ...), mounted by
+  our init as `volumes.fstab` says.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from pathlib import Path
 from alephnet.crn.executors.base import ExecutorError, InstanceSpec
 from alephnet.crn.executors.microvm.disks import Disk, volume_disks
 from alephnet.crn.executors.microvm.instance_image import filesystem_bytes
+from alephnet.crn.executors.microvm.instance_volumes import (
+    VOLUMES_FSTAB,
+    check_mount_points,
+    volumes_fstab,
+)
 
 MIB = 1024 * 1024
 CONFIG_ARCHIVE = "config.tar"
@@ -31,13 +38,16 @@ HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
 
 def instance_disks(spec: InstanceSpec) -> list[Disk]:
     """Prepare the rootfs and write the config disk; the disks in the order QEMU gets them."""
+    check_mount_points(spec.volumes)
     prepare_rootfs(spec.parent_image, spec.disk_path, spec.size_mib)
+    volumes = volume_disks(spec.volumes, spec.work_dir)
+    fstab = volumes_fstab(zip(spec.volumes, volumes, strict=True))
     config = spec.work_dir / CONFIG_ARCHIVE
-    config.write_bytes(config_archive(spec.authorized_keys, spec.hostname))
+    config.write_bytes(config_archive(spec.authorized_keys, spec.hostname, fstab))
     return [
         Disk("rootfs", spec.disk_path, read_only=False),
         Disk("config", config, read_only=True),
-        *volume_disks(spec.volumes, spec.work_dir),
+        *volumes,
     ]
 
 
@@ -92,7 +102,7 @@ def _checked(command: list[str], what: str) -> None:
         raise ExecutorError(f"{what} failed: {(result.stderr or result.stdout).strip()}")
 
 
-def config_archive(authorized_keys: tuple[str, ...], hostname: str) -> bytes:
+def config_archive(authorized_keys: tuple[str, ...], hostname: str, fstab: str) -> bytes:
     """The config disk's content: a POSIX (ustar) tar archive, whole 512-byte blocks."""
     if not HOSTNAME.match(hostname):
         raise ExecutorError(f"invalid instance hostname {hostname!r}")
@@ -105,6 +115,8 @@ def config_archive(authorized_keys: tuple[str, ...], hostname: str) -> bytes:
         _add_file(archive, "root/.ssh/authorized_keys", keys, 0o600)
         _add_file(archive, "etc/hostname", f"{hostname}\n", 0o644)
         _add_file(archive, "etc/resolv.conf", RESOLV_CONF, 0o644)
+        _add_directory(archive, "etc/alephnet", 0o755)
+        _add_file(archive, VOLUMES_FSTAB, fstab, 0o644)
     return output.getvalue()
 
 

@@ -94,16 +94,23 @@ def qemu_command(
 
 
 def instance_command(
-    boot: BootFiles, shape: VmShape, disks: list[Disk], files: VmFiles, forwarded: dict[int, int]
+    boot: BootFiles,
+    shape: VmShape,
+    disks: list[Disk],
+    files: VmFiles,
+    forwarded: dict[int, int],
+    console_fd: int,
 ) -> list[str]:
     """An instance VM: our init mounts its `rootfs` disk and hands over to the image's init.
 
     It always has a NIC, since SSH reaches it through a forwarded port; without the internet
     the user network is `restrict=on`: the forwarded ports still reach the guest, but nothing
-    the guest sends leaves the host. `files.channel` is not used (no guest runtime)."""
+    the guest sends leaves the host. `files.channel` is not used (no guest runtime). Its
+    console goes to the pipe `console_fd` that QEMU inherits (`console.ConsolePipe` keeps
+    its tail in `files.console`), not to a file of QEMU's that could grow without end."""
     command_line = f"{shape.kernel_command_line} {INSTANCE_ARGUMENT}"
     return [
-        *_booted(boot.kernel, boot.initramfs, shape, command_line, files),
+        *_booted(boot.kernel, boot.initramfs, shape, command_line, files, f"/dev/fd/{console_fd}"),
         *(argument for disk in disks for argument in _disk(disk)),
         *_network(forwarded, restrict=not shape.internet),
     ]
@@ -123,16 +130,22 @@ def probe_command(images: BootFiles, accelerator: str, console: Path) -> list[st
 
 
 def _booted(
-    kernel: Path, initramfs: Path, shape: VmShape, command_line: str, files: VmFiles
+    kernel: Path,
+    initramfs: Path,
+    shape: VmShape,
+    command_line: str,
+    files: VmFiles,
+    console: str | None = None,
 ) -> list[str]:
-    """What every VM has: machine, kernel and initramfs, console file, QMP socket."""
+    """What every VM has: machine, kernel and initramfs, console (`files.console` unless
+    another file is named), QMP socket."""
     return [
         QEMU,
         *_machine(shape),
         *("-kernel", str(kernel), "-initrd", str(initramfs)),
         *("-append", command_line),
         *("-display", "none", "-monitor", "none", "-no-reboot"),
-        *("-serial", f"file:{_escaped(files.console)}"),
+        *("-serial", f"file:{console or _escaped(files.console)}"),
         *("-qmp", f"unix:{_escaped(files.qmp)},server=on,wait=off"),
     ]
 

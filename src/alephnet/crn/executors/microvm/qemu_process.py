@@ -36,11 +36,17 @@ def remove_private_sockets(files: VmFiles) -> None:
         shutil.rmtree(files.private_dir, ignore_errors=True)
 
 
-async def spawn(command: list[str], log: Path) -> asyncio.subprocess.Process:
+async def spawn(
+    command: list[str], log: Path, pass_fds: tuple[int, ...] = ()
+) -> asyncio.subprocess.Process:
     logger.debug("starting %s", " ".join(command))
     with log.open("wb") as output:
         return await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            pass_fds=pass_fds,
         )
 
 
