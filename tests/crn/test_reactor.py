@@ -180,7 +180,9 @@ async def test_a_feed_given_up_is_followed_again_and_what_it_missed_is_caught_up
             yield  # an async generator, as the SDK's watcher is
 
         node = crn.node
-        reactor = MessageReactor(failing_feed, node.source, node.pool, node.instances, 0.05)
+        reactor = MessageReactor(
+            failing_feed, node.source, node.pool, node.instances, node.settings.volumes_dir, 0.05
+        )
         crn.ccn.forget(other)  # neither reaches the node's own feed
         crn.ccn.add_store(AMEND, b"code v2", amends=CODE_REF)
         follower = asyncio.create_task(reactor.run())

@@ -90,6 +90,7 @@ async def running_node(
             source,
             pool,
             instances,
+            settings.volumes_dir,
         )
         runtime = RuntimePublisher(publisher, settings.data_dir / "runtime.json")
         node = CrnNode(
