@@ -27,6 +27,7 @@ from alephnet.ccn.p2p.bridge import TrioPortal, TrioThread
 from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
 from alephnet.ccn.p2p.libp2p_pubsub import (
     MAX_RPC_BATCH,
+    MAX_RPC_BYTES,
     BufferedStream,
     Libp2pPubsub,
     _take_waiting,
@@ -45,26 +46,39 @@ def rpc_publishing(*payloads: bytes) -> rpc_pb2.RPC:
     )
 
 
-def test_the_rpcs_waiting_for_a_peer_are_taken_as_one() -> None:
-    async def take() -> tuple[rpc_pb2.RPC, int]:
+def take_waiting(payloads: list[bytes]) -> tuple[list[bytes], bytes | None, int]:
+    """What `_take_waiting` makes of RPCs queued with these payloads: the batch's payloads,
+    the one carried over to the next batch, and how many are left in the queue."""
+
+    async def take() -> tuple[rpc_pb2.RPC, rpc_pb2.RPC | None, int]:
         queue = RpcQueue(max_size=1000)
-        for n in range(MAX_RPC_BATCH + 10):
-            queue.push(rpc_publishing(b"%d" % n))
+        for data in payloads:
+            queue.push(rpc_publishing(data))
         first = await queue.pop()
         assert first is not None
-        return await _take_waiting(queue, first), len(queue)
+        batch, carried = await _take_waiting(queue, first)
+        return batch, carried, len(queue)
 
-    batch, left = trio.run(take)
-    assert [message.data for message in batch.publish] == [b"%d" % n for n in range(MAX_RPC_BATCH)]
+    batch, carried, left = trio.run(take)
     assert batch.senderRecord == b"the same record in every RPC"
-    assert left == 10, "at most MAX_RPC_BATCH RPCs in one"
+    carried_data = None if carried is None else carried.publish[0].data
+    return [message.data for message in batch.publish], carried_data, left
+
+
+def test_the_rpcs_waiting_for_a_peer_are_taken_as_one_up_to_a_count() -> None:
+    payloads = [b"%d" % n for n in range(MAX_RPC_BATCH + 10)]
+    assert take_waiting(payloads) == (payloads[:MAX_RPC_BATCH], None, 10)
+
+
+def test_a_batch_stays_within_the_frame_size_aleph_accepts() -> None:
+    payloads = [bytes([n]) * (MAX_RPC_BYTES // 3) for n in range(5)]
+    assert take_waiting(payloads) == (payloads[:2], payloads[2], 2)
+    oversized = b"x" * (MAX_RPC_BYTES + 1)
+    assert take_waiting([oversized]) == ([oversized], None, 0), "a lone RPC goes as it is"
 
 
 def test_a_lone_rpc_goes_out_as_it_is() -> None:
-    async def take() -> rpc_pb2.RPC:
-        return await _take_waiting(RpcQueue(), rpc_publishing(b"alone"))
-
-    assert [message.data for message in trio.run(take).publish] == [b"alone"]
+    assert take_waiting([b"alone"]) == ([b"alone"], None, 0)
 
 
 class Chunks:

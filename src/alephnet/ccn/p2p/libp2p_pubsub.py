@@ -6,8 +6,8 @@ Measured costs of the library (docs/p2p.md, Figures), and what is done here:
 - sending: one RPC per message and peer, each written as its own Yamux frame, Noise-encrypted
   alone. The send loop here takes every RPC waiting for the peer at once and writes them as
   one RPC (`publish` and control entries are protobuf `repeated` fields; at most
-  `MAX_RPC_BATCH` RPCs, the messages-per-RPC cap of Aleph's rust-libp2p service): one length
-  prefix, one frame, one encryption for the batch.
+  `MAX_RPC_BATCH` RPCs and `MAX_RPC_BYTES`, the caps of Aleph's rust-libp2p service): one
+  length prefix, one frame, one encryption for the batch.
 - reading: the library reads the varint length of each RPC one byte per `stream.read`, and
   Yamux answers every read with a window update (a frame of its own, encrypted). Reads here go
   through `BufferedStream`: one read takes whatever the connection holds, so one window update
@@ -49,6 +49,9 @@ SEND_QUEUE = 4096
 """RPCs waiting to be written to one peer (the library's default: 32)."""
 MAX_RPC_BATCH = 100
 """RPCs written to a peer as one (Aleph's service accepts at most 100 messages per RPC)."""
+MAX_RPC_BYTES = 256 * 1024
+"""Bytes of RPCs written as one: Aleph's service refuses larger frames. A single RPC larger
+than this still goes out alone, as the library sends it."""
 READ_CHUNK = 64 * 1024
 """Bytes asked of the connection per read; it returns what it holds, up to this."""
 RECORD_REFRESH = 60.0
@@ -97,29 +100,41 @@ class Libp2pPubsub(Pubsub):
     ) -> None:
         """The library's send loop, writing the RPCs that wait for the peer as one."""
         try:
-            while (rpc := await queue.pop()) is not None:
-                for part in queue.split_rpc(await _take_waiting(queue, rpc)):
+            carried: rpc_pb2.RPC | None = None
+            while True:
+                first = carried if carried is not None else await queue.pop()
+                if first is None:
+                    return
+                batch, carried = await _take_waiting(queue, first)
+                for part in queue.split_rpc(batch):
                     if not await self.write_msg(stream, part):
                         return
         except Exception:
             self._handle_dead_peer(peer_id)
 
 
-async def _take_waiting(queue: RpcQueue, first: rpc_pb2.RPC) -> rpc_pb2.RPC:
+async def _take_waiting(
+    queue: RpcQueue, first: rpc_pb2.RPC
+) -> tuple[rpc_pb2.RPC, rpc_pb2.RPC | None]:
     """`first` merged with the RPCs already queued behind it (repeated fields concatenate;
-    the sender's record is the same in each)."""
+    the sender's record is the same in each), within `MAX_RPC_BATCH` RPCs and
+    `MAX_RPC_BYTES`; and the RPC taken that did not fit, if any, to start the next batch."""
     if not len(queue):
-        return first
+        return first, None
     batch = rpc_pb2.RPC()
     batch.MergeFrom(first)
+    size = first.ByteSize()
     for _ in range(MAX_RPC_BATCH - 1):
         if not len(queue):
             break
         rpc = await queue.pop()  # returns at once: an RPC is waiting
         if rpc is None:
             break
+        size += rpc.ByteSize()
+        if size > MAX_RPC_BYTES:
+            return batch, rpc
         batch.MergeFrom(rpc)
-    return batch
+    return batch, None
 
 
 class Libp2pGossipSub(GossipSub):
