@@ -200,11 +200,10 @@ class ExecutionPool:
         record.times.mark("preparing_at")
         try:
             prepared = await self._prepare(vm_hash)
-        except ProgramNotFound:
-            await self._check_forgotten(vm_hash)
-            raise
-        except SupervisorError:
+        except SupervisorError as error:
             self.metrics.failures.labels("prepare").inc()
+            if isinstance(error, ProgramNotFound):
+                await self._check_forgotten(vm_hash)
             raise
         record.prepared = prepared
         record.times.mark("prepared_at")
