@@ -14,7 +14,10 @@ import httpx
 import pytest
 
 from alephnet.crn.executors.base import ExitReason
-from alephnet.crn.supervisor.reactor import MessageReactor
+from alephnet.crn.settings import CrnSettings
+from alephnet.crn.supervisor.ccn_source import CcnSource
+from alephnet.crn.supervisor.program_spec import ProgramPreparer
+from alephnet.crn.supervisor.reactor import MessageReactor, followed_files
 from alephnet.devnet.processes import CcnProcess, CrnProcess
 from alephnet.sdk import AuthenticatedAlephClient, generate_account
 from alephnet.sdk._program import code_archive
@@ -22,7 +25,13 @@ from alephnet.sdk.exceptions import NodeUnreachable
 from alephnet.sdk.models import Message
 from tests.ccn.node_process import free_port
 from tests.crn.crn_app import CrnApp, crn_app
-from tests.crn.supervisor_doubles import CODE_REF, ROOTFS_REF, FakeVmExecutor, vm_hash_of
+from tests.crn.supervisor_doubles import (
+    CODE_REF,
+    ROOTFS_REF,
+    FakeCcn,
+    FakeVmExecutor,
+    vm_hash_of,
+)
 from tests.crn.test_crn_e2e import published_runtime
 from tests.crn.test_instances import NOTIFY, wait_until
 
@@ -46,6 +55,39 @@ async def code_served(crn: CrnApp) -> bytes:
 
 def running_codes(crn: CrnApp) -> list[bytes]:
     return [execution.spec.code.path.read_bytes() for execution in crn.executor.running]
+
+
+async def test_the_files_followed_are_the_use_latest_ones_the_execution_runs_on(
+    tmp_path: Path,
+) -> None:
+    """Code, the micro-VM's runtime and immutable volumes with `use_latest`; not a volume
+    pinned to its ref, nor a persistent one."""
+    ccn = FakeCcn()
+    runtime_ref, latest_ref, pinned_ref = vm_hash_of(0xE1), vm_hash_of(0xE2), vm_hash_of(0xE3)
+    files = {
+        ref: ccn.add_store(ref, data)
+        for ref, data in [
+            (CODE_REF, b"code"),
+            (runtime_ref, b"rootfs"),
+            (latest_ref, b"venv"),
+            (pinned_ref, b"data"),
+        ]
+    }
+    volumes = [
+        {"ref": latest_ref, "mount": "/opt/venv", "use_latest": True},
+        {"ref": pinned_ref, "mount": "/data", "use_latest": False},
+        {"name": "state", "mount": "/state", "persistence": "host", "size_mib": 1},
+    ]
+    ccn.add_program(PROGRAM, runtime=runtime_ref, volumes=volumes)
+    settings = CrnSettings(data_dir=tmp_path)
+    async with httpx.AsyncClient(transport=ccn.transport(), base_url="http://ccn.test") as http:
+        preparer = ProgramPreparer(CcnSource(http, settings.cache_dir), settings, True)
+        prepared = await preparer.prepare(PROGRAM)
+    assert followed_files(prepared) == {
+        CODE_REF: files[CODE_REF],
+        runtime_ref: files[runtime_ref],
+        latest_ref: files[latest_ref],
+    }
 
 
 async def test_a_forgotten_program_is_stopped_and_then_refused_with_410(tmp_path: Path) -> None:
