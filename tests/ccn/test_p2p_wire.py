@@ -14,12 +14,13 @@ import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.exceptions import ParseError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
-from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
 from libp2p.tools.anyio_service import background_trio_service
 
 from alephnet.ccn.p2p import libp2p_pubsub
@@ -104,6 +105,18 @@ def test_buffered_reads_return_exactly_what_is_asked_across_chunks() -> None:
     assert trio.run(read_all) == [b"\x05", b"hello", b"\x03", b"abc"]
     assert stream.reads == 3, "one read per chunk, not per byte"
     assert buffered.muxed_conn == "the stream's own"
+
+
+def test_an_rpc_longer_than_the_library_sends_is_refused_before_it_is_read() -> None:
+    stream = Chunks(b"never read")
+    buffered = BufferedStream(stream)  # type: ignore[arg-type]
+
+    async def read_huge() -> bytes:
+        return await buffered.read(DefaultMaxMessageSize + 1)
+
+    with pytest.raises(ParseError, match="bytes"):
+        trio.run(read_huge)
+    assert stream.reads == 0
 
 
 def test_a_repeated_peer_record_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:

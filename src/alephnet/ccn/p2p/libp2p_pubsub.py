@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libp2p.abc import IHost, INetStream
+from libp2p.exceptions import ParseError
 from libp2p.peer.id import ID
 from libp2p.peer.peerstore import env_to_send_in_RPC
 from libp2p.pubsub import gossipsub as gossipsub_module
@@ -40,7 +41,7 @@ from libp2p.pubsub import pubsub as pubsub_module
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
-from libp2p.pubsub.rpc_queue import RpcQueue
+from libp2p.pubsub.rpc_queue import DefaultMaxMessageSize, RpcQueue
 from libp2p.pubsub.utils import maybe_consume_signed_record
 
 from alephnet.ccn.p2p.interface import GossipCounts
@@ -63,7 +64,11 @@ MAX_RECORDS = 1024
 
 class BufferedStream:
     """A pubsub stream read in large chunks: `read(n)` returns exactly `n` bytes, from what an
-    earlier read brought when it can. Everything else is the stream's."""
+    earlier read brought when it can. Everything else is the stream's.
+
+    A length above `DefaultMaxMessageSize` (1 MiB, the largest RPC py-libp2p sends) is refused
+    with `ParseError`, on which the library resets the stream and drops the peer: otherwise a
+    peer announcing a huge RPC would make the node buffer whatever it sends."""
 
     def __init__(self, stream: INetStream) -> None:
         self._stream = stream
@@ -72,6 +77,8 @@ class BufferedStream:
     async def read(self, n: int | None = None) -> bytes:
         if n is None or n < 0:
             raise ValueError("a buffered pubsub stream reads a known number of bytes")
+        if n > DefaultMaxMessageSize:
+            raise ParseError(f"a pubsub RPC of {n} bytes (at most {DefaultMaxMessageSize})")
         while len(self._buffer) < n:
             self._buffer += await self._stream.read(max(READ_CHUNK, n - len(self._buffer)))
         data = bytes(self._buffer[:n])
