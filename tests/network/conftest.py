@@ -27,6 +27,7 @@ from alephnet.devnet.processes import CcnProcess
 from tests.ccn.databases import fresh_database_url
 from tests.ccn.node_process import free_port
 from tests.ccn.traffic import Traffic
+from tests.servers import LoopbackApp
 from tests.servers import serving as serving  # the tests serve their FakePeer with it
 
 SYNC_INTERVAL = 0.3
@@ -228,17 +229,12 @@ async def post_all(node: CcnProcess, messages: list[dict[str, Any]], clients: in
 
 
 @dataclass
-class FakePeer:
+class FakePeer(LoopbackApp):
     """A peer answering the sync routes over `messages` (any dict served as is, whatever its
     validity), each listed at `time`; it counts the requests for each message."""
 
     messages: dict[str, tuple[float, dict[str, Any]]]
-    port: int = field(default_factory=free_port)
     served: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def app(self) -> Starlette:
         return Starlette(
