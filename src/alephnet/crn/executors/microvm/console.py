@@ -8,7 +8,10 @@ start of a line). The file thus always ends with the latest output, the lines th
 `/control/machine/{ref}/logs` reads, and never holds more than `2 * keep_bytes`.
 
 The host never stops draining the pipe, even when the file cannot be written (a full disk):
-a full pipe would stall the guest's console writes, and with them the guest.
+a full pipe would hold the guest's console writes back. It reads it at most every
+`READ_PAUSE` seconds, so that a guest flooding its console costs the CRN a read of what
+piled up meanwhile, not a wake-up per byte QEMU writes (it writes them one by one); a
+flood beyond what the pipe holds per pause just slows the guest's console.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ DEFAULT_KEEP_BYTES = 1024 * 1024
 PIPE_BYTES = 1024 * 1024
 # A reader still open after QEMU exited is given this long to read the pipe's end.
 DRAIN_TIMEOUT = 5.0
+READ_PAUSE = 0.05
 
 
 class BoundedFile:
@@ -76,9 +80,17 @@ class _PipeReader(asyncio.Protocol):
     def __init__(self, output: BoundedFile, closed: asyncio.Future[None]) -> None:
         self._output = output
         self._closed = closed
+        self._transport: asyncio.ReadTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
         self._output.write(data)
+        if self._transport is not None:
+            self._transport.pause_reading()
+            asyncio.get_running_loop().call_later(READ_PAUSE, self._transport.resume_reading)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._output.close()
