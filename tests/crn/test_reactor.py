@@ -25,6 +25,7 @@ from alephnet.sdk.exceptions import NodeUnreachable
 from alephnet.sdk.models import Message
 from tests.ccn.node_process import free_port
 from tests.crn.crn_app import CrnApp, crn_app
+from tests.crn.message_feed import envelope
 from tests.crn.supervisor_doubles import (
     CODE_REF,
     ROOTFS_REF,
@@ -103,6 +104,16 @@ async def test_a_forgotten_program_is_stopped_and_then_refused_with_410(tmp_path
             f"program {PROGRAM} was forgotten on the CCN by FORGET {FORGET} (obsolete)"
         )
         assert len(crn.executor.started) == 1
+
+
+async def test_a_malformed_message_on_the_feed_is_skipped(tmp_path: Path) -> None:
+    async with crn_app(tmp_path) as crn:
+        publish_program(crn)
+        assert await code_served(crn) == b"code v1"
+        crn.ccn.feed.publish(envelope("FORGET", vm_hash_of(0xF1), {"hashes": 5}))
+        crn.ccn.send_forget(FORGET, PROGRAM)
+        await wait_until(lambda: not crn.executor.running)
+        assert crn.ccn.feed.connections == 1
 
 
 async def test_a_program_forgotten_while_stopped_is_refused_at_its_next_start(

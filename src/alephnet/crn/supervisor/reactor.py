@@ -99,7 +99,10 @@ class MessageReactor:
         self._spawn(self.catch_up())
         try:
             async for message in self._feed():
-                self.react(message)
+                try:
+                    self.react(message)
+                except Exception:
+                    logger.exception("message %s could not be acted on", message.item_hash)
         except TransportError as error:
             logger.warning(
                 "the CCN's message feed is unreachable (%s): following it again in %.0f s",
