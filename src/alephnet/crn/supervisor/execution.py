@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alephnet.crn.executors.base import Execution, Resources
 from alephnet.crn.supervisor.guest_api import GuestApiProxy
 from alephnet.crn.supervisor.logs import ProgramLog
 from alephnet.crn.supervisor.program_spec import PreparedProgram
+
+ExecutionT = TypeVar("ExecutionT")
 
 
 @dataclass
@@ -35,28 +37,21 @@ class Timeline:
         }
 
 
-class ProgramExecution:
-    """Created when a program is asked for; in the pool from preparation until its guest ends."""
+class VmLifecycle(Generic[ExecutionT]):
+    """What a program's and an instance's record share, from being asked for to their VM's
+    end: the supervisor reads `running` the same way for both (lists, stops, allocations)."""
 
-    def __init__(
-        self, vm_hash: str, persistent: bool, max_concurrent: int, log: ProgramLog
-    ) -> None:
+    def __init__(self, vm_hash: str) -> None:
         self.vm_hash = vm_hash
-        self.persistent = persistent
-        self.log = log
         self.times = Timeline()
         self.times.mark("defined_at")
-        self.prepared: PreparedProgram | None = None
-        self.slots = asyncio.Semaphore(max_concurrent)
-        self.active_requests = 0
-        self.expiry: asyncio.Task[None] | None = None
         self.stop_requested = False
         self.stopped = asyncio.Event()
-        self._execution: Execution | None = None
+        self._execution: ExecutionT | None = None
 
     @property
-    def execution(self) -> Execution:
-        assert self._execution is not None, "the execution has not started"
+    def execution(self) -> ExecutionT:
+        assert self._execution is not None, f"{self.vm_hash} has not started"
         return self._execution
 
     @property
@@ -66,6 +61,21 @@ class ProgramExecution:
     @property
     def running(self) -> bool:
         return self._execution is not None and not self.stop_requested and not self.stopped.is_set()
+
+
+class ProgramExecution(VmLifecycle[Execution]):
+    """Created when a program is asked for; in the pool from preparation until its guest ends."""
+
+    def __init__(
+        self, vm_hash: str, persistent: bool, max_concurrent: int, log: ProgramLog
+    ) -> None:
+        super().__init__(vm_hash)
+        self.persistent = persistent
+        self.log = log
+        self.prepared: PreparedProgram | None = None
+        self.slots = asyncio.Semaphore(max_concurrent)
+        self.active_requests = 0
+        self.expiry: asyncio.Task[None] | None = None
 
     @property
     def resources(self) -> Resources | None:

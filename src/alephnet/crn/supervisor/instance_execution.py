@@ -6,45 +6,26 @@ when QEMU starts: that is when its owner can log in.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 from alephnet.crn.executors.base import InstanceExecution, Resources
-from alephnet.crn.supervisor.execution import Timeline
+from alephnet.crn.supervisor.execution import VmLifecycle
 from alephnet.crn.supervisor.instance_spec import PreparedInstance
 from alephnet.crn.supervisor.logs import LogEntry
 
 
-class InstanceRecord:
+class InstanceRecord(VmLifecycle[InstanceExecution]):
     """Created when an instance is asked for; in the manager from preparation until its VM
     ends, then in the history."""
 
     vm_type = "instance"
 
     def __init__(self, vm_hash: str) -> None:
-        self.vm_hash = vm_hash
-        self.times = Timeline()
-        self.times.mark("defined_at")
+        super().__init__(vm_hash)
         self.prepared: PreparedInstance | None = None
-        self.stop_requested = False
-        self.stopped = asyncio.Event()
         self.console_path: Path | None = None
-        self._execution: InstanceExecution | None = None
-
-    @property
-    def execution(self) -> InstanceExecution:
-        assert self._execution is not None, "the instance has not started"
-        return self._execution
-
-    @property
-    def started(self) -> bool:
-        return self._execution is not None
-
-    @property
-    def running(self) -> bool:
-        return self._execution is not None and not self.stop_requested and not self.stopped.is_set()
 
     @property
     def ready(self) -> bool:
