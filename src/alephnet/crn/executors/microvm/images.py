@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,6 +273,42 @@ def _runtime_key() -> str:
 
 def _build_base(base: Path) -> None:
     """debootstrap a minimal Debian with python3, trimmed and byte-compiled for `-OO`."""
+    debootstrap(
+        base,
+        DEBIAN_PACKAGES,
+        "debootstrap (it needs the Debian mirror: is the network up?)",
+        finish=_trim_and_compile,
+    )
+
+
+def _trim_and_compile(root: Path) -> None:
+    for trimmed in TRIMMED_PATHS:
+        shutil.rmtree(root / trimmed, ignore_errors=True)
+    run_step(
+        [
+            "chroot",
+            str(root),
+            "python3",
+            "-OO",
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            "/usr/lib/python3.11",
+        ],
+        "byte-compiling the guest's standard library",
+    )
+
+
+def debootstrap(
+    base: Path,
+    packages: tuple[str, ...],
+    what: str,
+    finish: Callable[[Path], None] | None = None,
+) -> None:
+    """A Debian minbase with `packages` at `base`, `finish`ed in place; built under a
+    `.partial` name renamed at the end, so that a failed or interrupted build (the mirror
+    gone mid-way) is never taken for a finished one."""
     if base.exists():
         return
     partial = base.with_name(base.name + ".partial")
@@ -280,40 +316,34 @@ def _build_base(base: Path) -> None:
     command = [
         "debootstrap",
         "--variant=minbase",
-        f"--include={','.join(DEBIAN_PACKAGES)}",
+        f"--include={','.join(packages)}",
         DEBIAN_SUITE,
         str(partial),
         DEBIAN_MIRROR,
     ]
     try:
-        run_step(command, "debootstrap (it needs the Debian mirror: is the network up?)")
-        for trimmed in TRIMMED_PATHS:
-            shutil.rmtree(partial / trimmed, ignore_errors=True)
-        run_step(
-            [
-                "chroot",
-                str(partial),
-                "python3",
-                "-OO",
-                "-m",
-                "compileall",
-                "-q",
-                "-j0",
-                "/usr/lib/python3.11",
-            ],
-            "byte-compiling the guest's standard library",
-        )
+        run_step(command, what)
+        if finish is not None:
+            finish(partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     partial.rename(base)
 
 
-def _pack_runtime(base: Path, target: Path) -> None:
-    """Copy the base, add the guest package under /opt/alephnet, compile it, squash it."""
+@contextlib.contextmanager
+def staged_copy(base: Path, what: str) -> Iterator[Path]:
+    """A copy of `base` to make an image from, in a temporary folder of the cache: on the same
+    file system, so the copy can share blocks (reflink) and the image be renamed into place."""
     with tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
         root = Path(staging) / "root"
-        run_step(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base rootfs")
+        run_step(["cp", "-a", "--reflink=auto", str(base), str(root)], f"copying {what}")
+        yield root
+
+
+def _pack_runtime(base: Path, target: Path) -> None:
+    """Copy the base, add the guest package under /opt/alephnet, compile it, squash it."""
+    with staged_copy(base, "the base rootfs") as root:
         destination = root / "opt" / "alephnet" / "alephnet"
         shutil.copytree(
             GUEST_PACKAGE,

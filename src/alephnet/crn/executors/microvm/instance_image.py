@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutorError
@@ -30,8 +29,10 @@ from alephnet.crn.executors.microvm.images import (
     DEBIAN_SUITE,
     cache_dir,
     cache_lock,
+    debootstrap,
     remove_replaced,
     run_step,
+    staged_copy,
 )
 
 INSTANCE_PACKAGES = ("openssh-server", "systemd-sysv", "acpid", "iproute2")
@@ -101,7 +102,11 @@ def instance_rootfs(build: bool = False) -> Path:
         )
     with cache_lock():
         if not target.exists():
-            _debootstrap(base)
+            debootstrap(
+                base,
+                INSTANCE_PACKAGES,
+                "debootstrap of the instance image (it needs the Debian mirror)",
+            )
             _pack(base, target)
     remove_replaced(target, "instance-rootfs-*.ext4")
     for old_base in cache_dir().glob("instance-base-*"):
@@ -123,33 +128,10 @@ def _image_key() -> str:
     return hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
 
-def _debootstrap(base: Path) -> None:
-    if base.exists():
-        return
-    partial = base.with_name(base.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    command = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--include={','.join(INSTANCE_PACKAGES)}",
-        DEBIAN_SUITE,
-        str(partial),
-        DEBIAN_MIRROR,
-    ]
-    try:
-        run_step(command, "debootstrap of the instance image (it needs the Debian mirror)")
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    partial.rename(base)
-
-
 def _pack(base: Path, target: Path) -> None:
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as staging:
-        root = Path(staging) / "root"
-        run_step(["cp", "-a", "--reflink=auto", str(base), str(root)], "copying the base")
+    with staged_copy(base, "the base") as root:
         _configure(root)
-        image = Path(staging) / "image.ext4"
+        image = root.parent / "image.ext4"
         # 4 KiB blocks: mkfs would pick 1 KiB ones for a disk this small, and the instances
         # grow it to gigabytes.
         make_ext4(image, _size_mib(root), journal=True, content=root, options=MKFS_OPTIONS)
