@@ -20,7 +20,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from typing import TypeGuard
@@ -36,6 +36,7 @@ from alephnet.crn.executors.base import (
 )
 from alephnet.crn.settings import CrnSettings
 from alephnet.crn.supervisor.allocation_file import AllocationFile
+from alephnet.crn.supervisor.background import BackgroundTasks
 from alephnet.crn.supervisor.capacity import Usage, check_admission
 from alephnet.crn.supervisor.ccn_source import CcnSource
 from alephnet.crn.supervisor.errors import (
@@ -50,8 +51,9 @@ from alephnet.crn.supervisor.instance_execution import InstanceRecord
 from alephnet.crn.supervisor.instance_spec import ROOTFS_NAME, PreparedInstance
 from alephnet.crn.supervisor.logs import LogEntry
 from alephnet.crn.supervisor.metrics import CrnMetrics
-from alephnet.crn.supervisor.pool import HISTORY_SIZE, AllocationResult, ExecutionPool
+from alephnet.crn.supervisor.pool import AllocationResult, ExecutionPool
 from alephnet.crn.supervisor.restarts import Restarts
+from alephnet.crn.supervisor.vm_history import VmHistory
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class InstanceManager:
         self._settings = settings
         self._metrics = metrics
         self.instances: dict[str, InstanceRecord] = {}
-        self.history: OrderedDict[str, InstanceRecord] = OrderedDict()
+        self.history: VmHistory[InstanceRecord] = VmHistory()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._allocated: set[str] = set()
         self._notified: set[str] = set()
@@ -97,7 +99,7 @@ class InstanceManager:
         self._restarts = Restarts(
             self.start, self._keep_running, settings.restart_backoff_max, "instance"
         )
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks()
         self._draining = False
         pool.share_capacity(self.usage)
         metrics.count_instances_with(self.running_count)
@@ -223,8 +225,8 @@ class InstanceManager:
             self.instances.pop(vm_hash, None)
             raise
         record.attach(execution)
-        self._spawn(self._watch(record, clock))
-        self._spawn(self._mark_ready(record))
+        self._background.spawn(self._watch(record, clock))
+        self._background.spawn(self._mark_ready(record))
         logger.info(
             "instance %s booting, SSH on 127.0.0.1:%s",
             vm_hash,
@@ -274,7 +276,7 @@ class InstanceManager:
         record.times.mark("stopped_at")
         if self.instances.get(record.vm_hash) is record:
             del self.instances[record.vm_hash]
-        self._remember(record)
+        self.history.remember(record)
         record.stopped.set()
         if record.stop_requested:
             return
@@ -282,12 +284,6 @@ class InstanceManager:
         logger.warning("instance %s ended by itself: %s", record.vm_hash, reason)
         if self._keep_running(record.vm_hash):
             self._restarts.after_crash(record.vm_hash, time.monotonic() - started)
-
-    def _remember(self, record: InstanceRecord) -> None:
-        self.history[record.vm_hash] = record
-        self.history.move_to_end(record.vm_hash)
-        while len(self.history) > HISTORY_SIZE:
-            self.history.popitem(last=False)
 
     # --- the owner's operations -------------------------------------------------------
 
@@ -373,11 +369,4 @@ class InstanceManager:
             *(self._stop_vm(vm_hash, SHUTDOWN_GRACE_SECONDS) for vm_hash in list(self.instances)),
             return_exceptions=True,
         )
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        await self._background.cancel_all()

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from alephnet.crn.executors.base import (
 )
 from alephnet.crn.settings import CrnSettings
 from alephnet.crn.supervisor.allocation_file import AllocationFile
+from alephnet.crn.supervisor.background import BackgroundTasks
 from alephnet.crn.supervisor.capacity import Capacity, Usage, check_admission
 from alephnet.crn.supervisor.errors import (
     Draining,
@@ -52,13 +53,13 @@ from alephnet.crn.supervisor.logs import LogEntry, ProgramLog
 from alephnet.crn.supervisor.metrics import CrnMetrics
 from alephnet.crn.supervisor.program_spec import PreparedProgram
 from alephnet.crn.supervisor.restarts import Restarts
+from alephnet.crn.supervisor.vm_history import VmHistory
 from alephnet.protocol.enums import MessageStatus
 
 logger = logging.getLogger(__name__)
 
 Preparer = Callable[[str], Awaitable[PreparedProgram]]
 StatusLookup = Callable[[str], Awaitable[str | None]]
-HISTORY_SIZE = 100
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -92,12 +93,12 @@ class ExecutionPool:
         self.metrics = metrics
         self._capacity = Capacity(settings.memory_mib, settings.vcpus)
         self.executions: dict[str, ProgramExecution] = {}
-        self.history: OrderedDict[str, ProgramExecution] = OrderedDict()
+        self.history: VmHistory[ProgramExecution] = VmHistory()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._logs: dict[str, ProgramLog] = {}
         self._allocated: set[str] = set()
         self._allocations_file = AllocationFile(settings.data_dir / "allocations.json")
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = BackgroundTasks()
         self._restarts = Restarts(
             self.start,
             lambda vm_hash: vm_hash in self._allocated and not self._draining,
@@ -225,7 +226,7 @@ class ExecutionPool:
         record.attach(execution)
         self.metrics.cold_starts.inc()
         self.metrics.start_seconds.observe(time.monotonic() - clock)
-        self._spawn(self._watch(record, clock))
+        self._background.spawn(self._watch(record, clock))
         logger.info(
             "started program %s (%s) in %.3f s, %.3f s of it fetching",
             vm_hash,
@@ -298,7 +299,7 @@ class ExecutionPool:
 
     def _replace_when_idle(self, record: ProgramExecution) -> None:
         if record.active_requests == 0 and not record.stop_requested:
-            self._spawn(self._replace(record))
+            self._background.spawn(self._replace(record))
 
     async def _replace(self, record: ProgramExecution) -> None:
         await self._stop(record)
@@ -324,9 +325,7 @@ class ExecutionPool:
         self._restarts.cancel_all()
         records = [record for record in self.executions.values() if record.started]
         await asyncio.gather(*(self._stop(record) for record in records), return_exceptions=True)
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._background.cancel_all()
 
     async def _stop(
         self, record: ProgramExecution, grace_seconds: float = STOP_GRACE_SECONDS
@@ -362,7 +361,7 @@ class ExecutionPool:
         self._retired.discard(record)
         if self.executions.get(record.vm_hash) is record:
             del self.executions[record.vm_hash]
-        self._remember(record)
+        self.history.remember(record)
         if record.prepared is not None:
             shutil.rmtree(record.prepared.spec.work_dir, ignore_errors=True)
         record.stopped.set()
@@ -373,12 +372,6 @@ class ExecutionPool:
         logger.warning("program %s ended by itself: %s", record.vm_hash, reason)
         if record.vm_hash in self._allocated and not self._draining:
             self._restarts.after_crash(record.vm_hash, time.monotonic() - started)
-
-    def _remember(self, record: ProgramExecution) -> None:
-        self.history[record.vm_hash] = record
-        self.history.move_to_end(record.vm_hash)
-        while len(self.history) > HISTORY_SIZE:
-            self.history.popitem(last=False)
 
     # --- persistent programs ----------------------------------------------------------
 
@@ -419,8 +412,3 @@ class ExecutionPool:
         for vm_hash in self._allocations_file.load():
             self._allocated.add(vm_hash)
             self._restarts.schedule(vm_hash, 0.0)
-
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
