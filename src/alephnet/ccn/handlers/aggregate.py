@@ -11,7 +11,7 @@ recomputed from all revisions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from alephnet.ccn.db.accessors.aggregates import (
     get_element,
 )
 from alephnet.ccn.db.models import AggregateElementRow, AggregateRow, MessageRow
+from alephnet.ccn.db.write_buffer import defer_insert
 from alephnet.ccn.handlers.base import ContentHandler
 from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.pipeline.permissions import (
@@ -67,14 +68,10 @@ class AggregateHandler(ContentHandler):
         self, session: AsyncSession, incoming: IncomingMessage[AggregateContent]
     ) -> None:
         content = incoming.content
-        element = AggregateElementRow(
-            item_hash=incoming.item_hash,
-            owner=content.address,
-            key=content.key_name,
-            content=content.content,
-            time=content.time,
+        element = NewElement(
+            incoming.item_hash, content.address, content.key_name, content.content, content.time
         )
-        session.add(element)
+        defer_insert(session, AggregateElementRow, element.values())
         aggregate = await get_aggregate(session, element.owner, element.key)
         if aggregate is None:
             session.add(_aggregate_of_one(element))
@@ -95,7 +92,28 @@ class AggregateHandler(ContentHandler):
             await _recompute(session, aggregate)
 
 
-def _revision(element: AggregateElementRow) -> Revision:
+@dataclass(frozen=True, slots=True)
+class NewElement:
+    """The revision being processed, as the values of its `aggregate_elements` row (inserted
+    with the batch's other rows, not as an ORM object)."""
+
+    item_hash: str
+    owner: str
+    key: str
+    content: dict[str, Any]
+    time: float
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "item_hash": self.item_hash,
+            "owner": self.owner,
+            "key": self.key,
+            "content": self.content,
+            "time": self.time,
+        }
+
+
+def _revision(element: NewElement) -> Revision:
     return (element.time, element.item_hash)
 
 
@@ -115,7 +133,7 @@ def _merged(contents: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _aggregate_of_one(element: AggregateElementRow) -> AggregateRow:
+def _aggregate_of_one(element: NewElement) -> AggregateRow:
     return AggregateRow(
         owner=element.owner,
         key=element.key,
@@ -127,14 +145,14 @@ def _aggregate_of_one(element: AggregateElementRow) -> AggregateRow:
     )
 
 
-def _append(aggregate: AggregateRow, element: AggregateElementRow) -> None:
+def _append(aggregate: AggregateRow, element: NewElement) -> None:
     # A new dict, never an in-place update: the ORM only sees a JSON column change on assignment.
     aggregate.content = _merged((aggregate.content, element.content))
     aggregate.last_updated = element.time
     aggregate.last_revision_hash = element.item_hash
 
 
-def _prepend(aggregate: AggregateRow, element: AggregateElementRow) -> None:
+def _prepend(aggregate: AggregateRow, element: NewElement) -> None:
     aggregate.content = _merged((element.content, aggregate.content))
     aggregate.created = element.time
     aggregate.first_revision_hash = element.item_hash
