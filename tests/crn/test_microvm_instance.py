@@ -28,6 +28,7 @@ from alephnet.crn.executors.base import (
 )
 from alephnet.crn.executors.microvm import MicroVMExecutor, MicroVMInstance, instance_rootfs
 from tests.ccn.node_process import free_port
+from tests.crn.test_microvm_executor import process_alive
 from tests.crn.test_sandbox_cleanup import children_named
 
 pytestmark = pytest.mark.slow
@@ -108,14 +109,6 @@ async def booted(spec: InstanceSpec) -> MicroVMInstance:
         assert time.monotonic() < deadline, instance.console_path.read_text()[-3000:]
         await asyncio.sleep(0.5)
     return instance
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_an_instance_boots_to_ssh_keeps_its_disk_and_takes_new_keys(tmp_path: Path) -> None:
