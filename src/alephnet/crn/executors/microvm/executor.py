@@ -29,15 +29,15 @@ from alephnet.crn.executors.microvm.images import BootImages, boot_images
 from alephnet.crn.executors.microvm.instance import MicroVMInstance, start_instance
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
 from alephnet.crn.executors.microvm.qemu_process import (
-    exited_within,
     kill,
     qemu_and_console,
     remove_private_sockets,
+    shut_down,
     spawn,
     tail,
     vm_files,
 )
-from alephnet.crn.executors.microvm.qmp import QmpError, qmp_quit
+from alephnet.crn.executors.microvm.qmp import QmpError
 from alephnet.crn.executors.microvm.snapshot import (
     incoming_arguments,
     resume_restored_vm,
@@ -107,13 +107,9 @@ class MicroVMExecution:
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         self._stop_requested = True
-        if self._process.returncode is None:
-            deadline = time.monotonic() + grace_seconds
-            if await self._link.halt(grace_seconds):
-                await exited_within(self._process, deadline - time.monotonic())
-            if self._process.returncode is None and await qmp_quit(self._files.qmp):
-                await exited_within(self._process, 2.0)
-            await kill(self._process)
+        await shut_down(
+            self._process, self._files.qmp, lambda: self._link.halt(grace_seconds), grace_seconds
+        )
         await self.wait()
 
     def _ended_why(self) -> ExitReason:

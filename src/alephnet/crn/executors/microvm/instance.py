@@ -27,14 +27,14 @@ from alephnet.crn.executors.microvm.images import boot_files
 from alephnet.crn.executors.microvm.instance_disks import instance_disks
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
 from alephnet.crn.executors.microvm.qemu_process import (
-    exited_within,
     kill,
     qemu_and_console,
     remove_private_sockets,
+    shut_down,
     spawn,
     vm_files,
 )
-from alephnet.crn.executors.microvm.qmp import QmpError, qmp_execute, qmp_quit
+from alephnet.crn.executors.microvm.qmp import QmpError, qmp_execute
 
 SSH_PORT = 22
 QEMU_START_TIMEOUT = 30.0
@@ -92,15 +92,11 @@ class MicroVMInstance:
         """A guest still booting may not handle the power button yet (its acpid is not up):
         it gets `BOOTING_GRACE` seconds at most, not the whole grace."""
         self._stop_requested = True
-        if self._process.returncode is None:
-            if not self.ready:
-                grace_seconds = min(grace_seconds, BOOTING_GRACE)
-            deadline = time.monotonic() + grace_seconds
-            if await _power_down(self._files.qmp):
-                await exited_within(self._process, deadline - time.monotonic())
-            if self._process.returncode is None and await qmp_quit(self._files.qmp):
-                await exited_within(self._process, 2.0)
-            await kill(self._process)
+        if not self.ready:
+            grace_seconds = min(grace_seconds, BOOTING_GRACE)
+        await shut_down(
+            self._process, self._files.qmp, lambda: _power_down(self._files.qmp), grace_seconds
+        )
         await self.wait()
 
     async def _watch_ssh(self, port: int) -> None:

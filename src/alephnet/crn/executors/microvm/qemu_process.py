@@ -11,9 +11,12 @@ import contextlib
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from alephnet.crn.executors.microvm.qemu import VmFiles
+from alephnet.crn.executors.microvm.qmp import qmp_quit
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,25 @@ async def kill(process: asyncio.subprocess.Process) -> None:
 async def exited_within(process: asyncio.subprocess.Process, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(process.wait(), max(seconds, 0.1))
+
+
+async def shut_down(
+    process: asyncio.subprocess.Process,
+    qmp: Path,
+    ask_guest: Callable[[], Awaitable[bool]],
+    grace_seconds: float,
+) -> None:
+    """End a VM the gentlest way that works: its guest asked first (`ask_guest` says whether
+    the request went through) and given the rest of the grace to power off, then QMP `quit`,
+    then SIGKILL."""
+    if process.returncode is not None:
+        return
+    deadline = time.monotonic() + grace_seconds
+    if await ask_guest():
+        await exited_within(process, deadline - time.monotonic())
+    if process.returncode is None and await qmp_quit(qmp):
+        await exited_within(process, 2.0)
+    await kill(process)
 
 
 def tail(path: Path, size: int) -> str:
