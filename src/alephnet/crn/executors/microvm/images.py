@@ -169,19 +169,37 @@ def _gunzip(data: bytes) -> bytes:
 def runtime_rootfs(build: bool = False) -> Path:
     """The runtime rootfs squashfs, the file a CRN publishes to its CCN as `runtime.ref`."""
     target = cache_dir() / f"runtime-{_runtime_key()}.squashfs"
-    if target.exists():
-        return target
     base = _base_dir()
+
+    def make() -> None:
+        _build_base(base)
+        _pack_runtime(base, target)
+
+    built_once(target, base, build, make, RuntimeImageMissing, "the micro-VM runtime image")
+    return target
+
+
+def built_once(
+    target: Path,
+    base: Path,
+    build: bool,
+    make: Callable[[], None],
+    missing: type[ExecutorError],
+    what: str,
+) -> None:
+    """`target` made by `make` unless it is cached, one build at a time. Without `build`, a
+    missing debootstrapped `base` raises `missing`, saying what to do: building it needs the
+    Debian mirror, which only install time has; an image over an existing base is local work."""
+    if target.exists():
+        return
     if not build and not base.exists():
-        raise RuntimeImageMissing(
-            f"the micro-VM runtime image is not built ({target} is missing): run "
-            "scripts/build-crn-runtime (it needs the Debian mirror, so run it at install time)"
+        raise missing(
+            f"{what} is not built ({target} is missing): run scripts/build-crn-runtime "
+            "(it needs the Debian mirror, so run it at install time)"
         )
     with cache_lock():
         if not target.exists():
-            _build_base(base)
-            _pack_runtime(base, target)
-    return target
+            make()
 
 
 def build_initramfs(kernel: Path) -> Path:

@@ -27,8 +27,8 @@ from alephnet.crn.executors.disk_images import make_ext4
 from alephnet.crn.executors.microvm.images import (
     DEBIAN_MIRROR,
     DEBIAN_SUITE,
+    built_once,
     cache_dir,
-    cache_lock,
     debootstrap,
     remove_replaced,
     run_step,
@@ -92,27 +92,27 @@ class InstanceImageMissing(ExecutorError):
 def instance_rootfs(build: bool = False) -> Path:
     """The instance base image, the file a CRN publishes for INSTANCE messages' `rootfs`."""
     target = cache_dir() / f"instance-rootfs-{_image_key()}.ext4"
-    if target.exists():
-        return target
     base = cache_dir() / f"instance-base-{_base_key()}"
-    if not build and not base.exists():
-        raise InstanceImageMissing(
-            f"the instance base image is not built ({target} is missing): run "
-            "scripts/build-crn-runtime (it needs the Debian mirror, so run it at install time)"
+
+    def make() -> None:
+        debootstrap(
+            base,
+            INSTANCE_PACKAGES,
+            "debootstrap of the instance image (it needs the Debian mirror)",
         )
-    with cache_lock():
-        if not target.exists():
-            debootstrap(
-                base,
-                INSTANCE_PACKAGES,
-                "debootstrap of the instance image (it needs the Debian mirror)",
-            )
-            _pack(base, target)
+        _pack(base, target)
+        _remove_old_images(base, target)
+
+    built_once(target, base, build, make, InstanceImageMissing, "the instance base image")
+    return target
+
+
+def _remove_old_images(base: Path, target: Path) -> None:
+    """Drop the image and base an input change replaced."""
     remove_replaced(target, "instance-rootfs-*.ext4")
     for old_base in cache_dir().glob("instance-base-*"):
         if old_base != base:
             shutil.rmtree(old_base, ignore_errors=True)
-    return target
 
 
 def _base_key() -> str:
