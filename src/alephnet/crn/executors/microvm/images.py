@@ -53,13 +53,17 @@ KERNEL_MODULES = (
 # What only instances load: the ACPI power button (and its input events, which the image's
 # acpid reads) so that a QMP `system_powerdown` shuts the guest down cleanly.
 INSTANCE_MODULES = ("button", "evdev")
-# What the runtime rootfs does without: documentation, translations, package caches.
-TRIMMED_PATHS = (
+# What no guest reads: documentation and translations.
+DOCUMENTATION_PATHS = (
     "usr/share/doc",
     "usr/share/man",
     "usr/share/info",
     "usr/share/locale",
     "usr/share/lintian",
+)
+# What the runtime rootfs does without: documentation, translations, package caches.
+TRIMMED_PATHS = (
+    *DOCUMENTATION_PATHS,
     "usr/share/common-licenses",
     "var/cache/apt",
     "var/cache/debconf",

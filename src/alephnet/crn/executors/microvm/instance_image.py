@@ -27,6 +27,7 @@ from alephnet.crn.executors.disk_images import make_ext4
 from alephnet.crn.executors.microvm.images import (
     DEBIAN_MIRROR,
     DEBIAN_SUITE,
+    DOCUMENTATION_PATHS,
     built_once,
     cache_dir,
     debootstrap,
@@ -52,11 +53,7 @@ action=/sbin/poweroff
 # What the image does without: docs, translations, package lists and caches (apt-get update
 # brings the lists back), the build host's resolver, the host keys of the build.
 TRIMMED_PATHS = (
-    "usr/share/doc",
-    "usr/share/man",
-    "usr/share/info",
-    "usr/share/locale",
-    "usr/share/lintian",
+    *DOCUMENTATION_PATHS,
     "var/cache/apt/archives",
     "var/lib/apt/lists",
     "etc/resolv.conf",
