@@ -7,6 +7,7 @@ first (cold) request, a warm one, and its persistent volume across a restart of 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,13 +27,19 @@ pytestmark = pytest.mark.slow
 COLD_START_TIMEOUT = 120.0
 
 
-@pytest_asyncio.fixture
-async def microvm_crn(tmp_path: Path) -> AsyncIterator[tuple[CcnProcess, CrnProcess]]:
-    config = tmp_path / "crn.toml"
-    config.write_text(f'domain = "{DOMAIN}"\n')
-    ccn = CcnProcess(tmp_path / "ccn", port=free_port())
+@contextlib.asynccontextmanager
+async def microvm_nodes(
+    folder: Path, ccn_config: Path | None = None
+) -> AsyncIterator[tuple[CcnProcess, CrnProcess]]:
+    """A CCN and a CRN running micro-VMs on it, as processes on loopback, each checked to end
+    cleanly (60 s: the CRN stops its VMs first)."""
+    crn_config = folder / "crn.toml"
+    crn_config.write_text(f'domain = "{DOMAIN}"\n')
+    ccn = CcnProcess(folder / "ccn", port=free_port(), config=ccn_config)
     await ccn.start()
-    crn = CrnProcess(tmp_path / "crn", ccn.url, port=free_port(), executor="microvm", config=config)
+    crn = CrnProcess(
+        folder / "crn", ccn.url, port=free_port(), executor="microvm", config=crn_config
+    )
     try:
         await crn.start()
         yield ccn, crn
@@ -40,6 +47,12 @@ async def microvm_crn(tmp_path: Path) -> AsyncIterator[tuple[CcnProcess, CrnProc
         for process in (crn, ccn):
             if process.running:
                 assert await process.terminate(60) == 0, process.log_tail()
+
+
+@pytest_asyncio.fixture
+async def microvm_crn(tmp_path: Path) -> AsyncIterator[tuple[CcnProcess, CrnProcess]]:
+    async with microvm_nodes(tmp_path) as nodes:
+        yield nodes
 
 
 async def test_a_counter_in_a_micro_vm_keeps_its_volume_across_restarts(

@@ -19,8 +19,7 @@ from alephnet.crn.executors.microvm import instance_rootfs
 from alephnet.devnet.layout import MAX_FILE_SIZE
 from alephnet.devnet.processes import CcnProcess, CrnProcess
 from alephnet.sdk import AuthenticatedAlephClient, CrnClient, Execution, generate_account
-from tests.ccn.node_process import free_port
-from tests.crn.test_crn_e2e import DOMAIN
+from tests.crn.test_crn_e2e_microvm import microvm_nodes
 from tests.crn.test_microvm_instance import READY_TIMEOUT, key_pair, ssh
 
 pytestmark = pytest.mark.slow
@@ -29,21 +28,10 @@ pytestmark = pytest.mark.slow
 @pytest_asyncio.fixture
 async def nodes(tmp_path: Path) -> AsyncIterator[tuple[CcnProcess, CrnProcess]]:
     """A CCN that stores disk images (over its default 100 MiB), and a micro-VM CRN on it."""
-    ccn_config, crn_config = tmp_path / "ccn.toml", tmp_path / "crn.toml"
+    ccn_config = tmp_path / "ccn.toml"
     ccn_config.write_text(f"max_file_size = {MAX_FILE_SIZE}\n")
-    crn_config.write_text(f'domain = "{DOMAIN}"\n')
-    ccn = CcnProcess(tmp_path / "ccn", port=free_port(), config=ccn_config)
-    await ccn.start()
-    crn = CrnProcess(
-        tmp_path / "crn", ccn.url, port=free_port(), executor="microvm", config=crn_config
-    )
-    try:
-        await crn.start()
-        yield ccn, crn
-    finally:
-        for process in (crn, ccn):
-            if process.running:
-                assert await process.terminate(60) == 0, process.log_tail()
+    async with microvm_nodes(tmp_path, ccn_config) as nodes:
+        yield nodes
 
 
 async def ready(crn: CrnClient, vm_hash: str) -> Execution:
