@@ -29,10 +29,10 @@ from alephnet.crn.executors.microvm.images import BootImages, boot_images
 from alephnet.crn.executors.microvm.instance import MicroVMInstance, start_instance
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
 from alephnet.crn.executors.microvm.qemu_process import (
+    QemuVm,
     kill,
     qemu_and_console,
     remove_private_sockets,
-    shut_down,
     spawn,
     tail,
     vm_files,
@@ -73,30 +73,18 @@ class _RestoreFailed(Exception):
     """The saved VM could not be restored (stale or damaged file): boot instead."""
 
 
-class MicroVMExecution:
+class MicroVMExecution(QemuVm):
     def __init__(self, process: asyncio.subprocess.Process, link: GuestLink, files: VmFiles):
-        self._process = process
+        super().__init__(process, files)
         self._link = link
-        self._files = files
-        self._stop_requested = False
-        self._exit_reason = ExitReason.RUNNING
-        self.started_at = time.monotonic()
 
     @property
     def link(self) -> GuestLink:
         return self._link
 
     @property
-    def pid(self) -> int:
-        return self._process.pid
-
-    @property
     def console_log(self) -> Path:
         return self._files.console
-
-    @property
-    def exit_reason(self) -> ExitReason:
-        return self._exit_reason
 
     async def wait(self) -> ExitReason:
         await self._process.wait()
@@ -106,10 +94,7 @@ class MicroVMExecution:
         return self._exit_reason
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
-        self._stop_requested = True
-        await shut_down(
-            self._process, self._files.qmp, lambda: self._link.halt(grace_seconds), grace_seconds
-        )
+        await self._shut_down(lambda: self._link.halt(grace_seconds), grace_seconds)
         await self.wait()
 
     def _ended_why(self) -> ExitReason:

@@ -27,10 +27,10 @@ from alephnet.crn.executors.microvm.images import boot_files
 from alephnet.crn.executors.microvm.instance_disks import instance_disks
 from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, instance_command
 from alephnet.crn.executors.microvm.qemu_process import (
+    QemuVm,
     kill,
     qemu_and_console,
     remove_private_sockets,
-    shut_down,
     spawn,
     vm_files,
 )
@@ -43,7 +43,7 @@ BANNER_TIMEOUT = 5.0
 BOOTING_GRACE = 5.0
 
 
-class MicroVMInstance:
+class MicroVMInstance(QemuVm):
     def __init__(
         self,
         process: asyncio.subprocess.Process,
@@ -51,19 +51,11 @@ class MicroVMInstance:
         console: ConsolePipe,
         ssh_port: int,
     ):
-        self._process = process
-        self._files = files
+        super().__init__(process, files)
         self._console = console
-        self._stop_requested = False
-        self._exit_reason = ExitReason.RUNNING
-        self.started_at = time.monotonic()
         # When the SSH banner first came (monotonic clock): the boot time.
         self.ready_at: float | None = None
         self._watch = asyncio.create_task(self._watch_ssh(ssh_port))
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
 
     @property
     def ready(self) -> bool:
@@ -72,10 +64,6 @@ class MicroVMInstance:
     @property
     def console_path(self) -> Path:
         return self._files.console
-
-    @property
-    def exit_reason(self) -> ExitReason:
-        return self._exit_reason
 
     async def wait(self) -> ExitReason:
         await self._process.wait()
@@ -91,12 +79,9 @@ class MicroVMInstance:
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """A guest still booting may not handle the power button yet (its acpid is not up):
         it gets `BOOTING_GRACE` seconds at most, not the whole grace."""
-        self._stop_requested = True
         if not self.ready:
             grace_seconds = min(grace_seconds, BOOTING_GRACE)
-        await shut_down(
-            self._process, self._files.qmp, lambda: _power_down(self._files.qmp), grace_seconds
-        )
+        await self._shut_down(lambda: _power_down(self._files.qmp), grace_seconds)
         await self.wait()
 
     async def _watch_ssh(self, port: int) -> None:

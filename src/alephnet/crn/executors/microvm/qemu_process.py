@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from alephnet.crn.executors.base import ExitReason
 from alephnet.crn.executors.microvm.qemu import VmFiles
 from alephnet.crn.executors.microvm.qmp import qmp_quit
 
@@ -22,6 +23,43 @@ logger = logging.getLogger(__name__)
 
 # A unix socket path is at most 107 bytes; longer work dirs get their sockets in /tmp.
 MAX_SOCKET_PATH = 100
+
+
+class QemuVm:
+    """What a program's VM and an instance's share: their QEMU process and files, and why it
+    ended (`_stop_requested` tells a stop asked for from a guest that ended by itself)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, files: VmFiles) -> None:
+        self._process = process
+        self._files = files
+        self._stop_requested = False
+        self._exit_reason = ExitReason.RUNNING
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def exit_reason(self) -> ExitReason:
+        return self._exit_reason
+
+    async def _shut_down(
+        self, ask_guest: Callable[[], Awaitable[bool]], grace_seconds: float
+    ) -> None:
+        """End the VM the gentlest way that works: its guest asked first (`ask_guest` says
+        whether the request went through) and given the rest of the grace to power off, then
+        QMP `quit`, then SIGKILL."""
+        self._stop_requested = True
+        process = self._process
+        if process.returncode is not None:
+            return
+        deadline = time.monotonic() + grace_seconds
+        if await ask_guest():
+            await exited_within(process, deadline - time.monotonic())
+        if process.returncode is None and await qmp_quit(self._files.qmp):
+            await exited_within(process, 2.0)
+        await kill(process)
 
 
 def vm_files(work_dir: Path) -> VmFiles:
@@ -62,25 +100,6 @@ async def kill(process: asyncio.subprocess.Process) -> None:
 async def exited_within(process: asyncio.subprocess.Process, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(process.wait(), max(seconds, 0.1))
-
-
-async def shut_down(
-    process: asyncio.subprocess.Process,
-    qmp: Path,
-    ask_guest: Callable[[], Awaitable[bool]],
-    grace_seconds: float,
-) -> None:
-    """End a VM the gentlest way that works: its guest asked first (`ask_guest` says whether
-    the request went through) and given the rest of the grace to power off, then QMP `quit`,
-    then SIGKILL."""
-    if process.returncode is not None:
-        return
-    deadline = time.monotonic() + grace_seconds
-    if await ask_guest():
-        await exited_within(process, deadline - time.monotonic())
-    if process.returncode is None and await qmp_quit(qmp):
-        await exited_within(process, 2.0)
-    await kill(process)
 
 
 def tail(path: Path, size: int) -> str:
