@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from alephnet.crn.executors.base import ExecutorError, InstanceSpec, VolumeKind, VolumeSpec
 from alephnet.crn.executors.disk_images import make_ext4
@@ -233,6 +234,15 @@ def test_the_console_file_keeps_the_latest_lines_within_its_bound(tmp_path: Path
 async def test_the_console_pipe_is_drained_into_the_file_once_the_writer_is_gone(
     tmp_path: Path,
 ) -> None:
+    await drain_a_console(tmp_path)
+
+
+def test_the_console_pipe_is_drained_under_uvloop_as_in_the_crn(tmp_path: Path) -> None:
+    """The CRN's server runs uvloop, whose pipe transports are not asyncio's classes."""
+    uvloop.run(drain_a_console(tmp_path))
+
+
+async def drain_a_console(tmp_path: Path) -> None:
     console = ConsolePipe(tmp_path / "console.log", keep_bytes=64 * 1024)
     writer = os.dup(console.qemu_fd)  # QEMU's copy of the pipe
     await console.follow()

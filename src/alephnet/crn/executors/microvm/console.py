@@ -22,6 +22,7 @@ import fcntl
 import logging
 import os
 from pathlib import Path
+from typing import cast
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ class _PipeReader(asyncio.Protocol):
         self._transport: asyncio.ReadTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        self._transport = transport
+        # A pipe's read transport (uvloop's, under the CRN's server, is not registered as an
+        # asyncio.ReadTransport: an isinstance check failed there and nothing was read).
+        self._transport = cast(asyncio.ReadTransport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._output.write(data)
