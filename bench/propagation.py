@@ -3,7 +3,7 @@ message being processed on every node, at a fixed offered rate, then at higher r
 p95 passes 1 s (the network's capacity).
 
     .venv/bin/python -m bench.propagation [--nodes 5] [--seconds 10] [--rates 100,200,400,800]
-                                          [--catch-up 20000]
+                                          [--processing-process] [--catch-up 20000]
 
 Each CCN is its own process (SQLite in a temporary folder), every node bootstraps from all the
 others, and anti-entropy sync is off (one round an hour) so that gossip alone carries the
@@ -131,8 +131,23 @@ async def settle(arrivals: Arrivals, hashes: list[str]) -> None:
 
 
 def cpu_seconds(node: CcnProcess) -> float:
-    """User and system CPU time of the node's process so far, all its threads."""
-    stat = Path(f"/proc/{node.process_id.pid}/stat").read_text()
+    """User and system CPU time of the node's process so far, all its threads, and that of
+    its running children (the processing worker, with `--processing-process`)."""
+    return sum(_process_cpu(pid) for pid in _tree(node.process_id.pid))
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc (children of each of its threads)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [pid, *(descendant for child in children for descendant in _tree(child))]
+
+
+def _process_cpu(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat.rpartition(")")[2].split()
     return (int(fields[USER_TIME]) + int(fields[SYSTEM_TIME])) / os.sysconf("SC_CLK_TCK")
 
@@ -183,8 +198,11 @@ async def measure_rate(
     return result
 
 
-async def run(count: int, seconds: float, rates: list[int]) -> dict[str, Any]:
+async def run(
+    count: int, seconds: float, rates: list[int], processing_process: bool = False
+) -> dict[str, Any]:
     os.environ["ALEPHNET_CCN_SYNC_INTERVAL"] = "3600"
+    os.environ["ALEPHNET_CCN_PROCESSING_PROCESS"] = str(processing_process).lower()
     os.environ["ALEPHNET_CCN_ANNOUNCE_INTERVAL"] = "5"
     with tempfile.TemporaryDirectory() as folder:
         nodes = await start_network(Path(folder), count)
@@ -211,6 +229,7 @@ async def run(count: int, seconds: float, rates: list[int]) -> dict[str, Any]:
     within = [s["offered_msg_per_s"] for s in steps if s.get("p95_ms", 1e9) <= 1000 * CAPACITY_P95]
     return {
         "nodes": count,
+        "processing_process": processing_process,
         "cores": os.cpu_count(),
         "seconds_per_rate": seconds,
         "steps": steps,
@@ -228,11 +247,18 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", default="100,200,400,800")
+    parser.add_argument(
+        "--processing-process",
+        action="store_true",
+        help="each node processes in a worker process of its own (its CPU time counted)",
+    )
     parser.add_argument("--catch-up", type=int, default=0, help="messages missed (0: skip)")
     arguments = parser.parse_args()
     rates = [int(rate) for rate in arguments.rates.split(",")]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # libp2p's import logs at INFO
-    result = asyncio.run(run(arguments.nodes, arguments.seconds, rates))
+    result = asyncio.run(
+        run(arguments.nodes, arguments.seconds, rates, arguments.processing_process)
+    )
     if arguments.catch_up:
         result["catch_up"] = asyncio.run(run_catch_up(arguments.catch_up, ["worker"], None))
     report("propagation", result)
