@@ -27,7 +27,7 @@ from alephnet.ccn.db.accessors.pending import (
     postpone,
     ready_pending,
 )
-from alephnet.ccn.db.accessors.status import get_status, get_statuses, set_status
+from alephnet.ccn.db.accessors.status import get_status, set_status
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.db.models import MessageRow, MessageStatusRow
 from alephnet.ccn.db.write_buffer import (
@@ -82,10 +82,12 @@ class PendingSnapshot:
     message: dict[str, Any]
     retries: int
     reception_time: float
+    status: str | None
+    """The hash's status when the batch began (None: no status row)."""
 
     @classmethod
     def of(cls, row: Row[Any]) -> PendingSnapshot:
-        return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time)
+        return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time, row.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,10 @@ class MessageProcessor:
                 await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
+        """A wake-up already due (the intake committed during the batch, as it does under
+        load) needs no look at the queue's next attempt time: a query saved per batch."""
+        if self._wake.is_set():
+            return
         async with self._sessions() as session:
             next_time = await next_attempt_time(session)
         timeout = IDLE_WAIT if next_time is None else max(0.0, next_time - time.time())
@@ -174,26 +180,32 @@ class MessageProcessor:
     async def _process_next_batch(self) -> BatchOutcome:
         """One batch of the messages due now.
 
-        The batch is one transaction. Its fast path takes no savepoints: each message's checks
-        only read, so a message failing them leaves nothing to undo, and its writes come after.
-        Should a write fail anyway (a handler bug, a constraint), the batch is rolled back and
-        replayed with a savepoint per message, so one bad message never blocks the others.
+        The batch is one transaction, from reading the due rows (and their statuses) to the
+        commit, within the write gate: no other writer changes a status between the read and
+        the batch's writes, and the read costs no transaction of its own. Its fast path takes
+        no savepoints: each message's checks only read, so a message failing them leaves
+        nothing to undo, and its writes come after. Should a write fail anyway (a handler bug,
+        a constraint), the batch is rolled back and replayed with a savepoint per message, so
+        one bad message never blocks the others.
         """
-        async with self._sessions() as session:
-            async with session.begin():
-                rows = await ready_pending(session, time.time(), self._fetch_size)
-                snapshots = [PendingSnapshot.of(row) for row in rows]
-            if not snapshots:
-                return BatchOutcome()
-            async with self._gate.writing(yielding=True):
-                try:
-                    async with session.begin():
-                        outcome = await self._run_batch(session, snapshots, careful=False)
-                except _WriteFailed:
-                    logger.warning("a write failed in a batch; replaying it message by message")
-                    session.expunge_all()
-                    async with session.begin():
-                        outcome = await self._run_batch(session, snapshots, careful=True)
+        snapshots: list[PendingSnapshot] = []
+        async with self._sessions() as session, self._gate.writing(yielding=True):
+            try:
+                async with session.begin():
+                    rows = await ready_pending(session, time.time(), self._fetch_size)
+                    snapshots = [PendingSnapshot.of(row) for row in rows]
+                    outcome = (
+                        await self._run_batch(session, snapshots, careful=False)
+                        if snapshots
+                        else BatchOutcome()
+                    )
+            except _WriteFailed:
+                logger.warning("a write failed in a batch; replaying it message by message")
+                session.expunge_all()
+                async with session.begin():
+                    outcome = await self._run_batch(session, snapshots, careful=True)
+        if not snapshots:
+            return outcome
         self._publish(outcome)
         outcome.drained = len(snapshots) < self._fetch_size and outcome.handled == len(snapshots)
         self._adapt_fetch_size(outcome.handled, len(snapshots))
@@ -218,9 +230,11 @@ class MessageProcessor:
     ) -> BatchOutcome:
         outcome = BatchOutcome()
         async with buffered_writes(session) as buffer:
-            outcome.statuses = await get_statuses(
-                session, [pending.item_hash for pending in snapshots]
-            )
+            outcome.statuses = {
+                pending.item_hash: pending.status
+                for pending in snapshots
+                if pending.status is not None
+            }
             deadline = time.monotonic() + self._settings.batch_seconds
             for pending in snapshots:
                 await self._run_one(session, buffer, pending, outcome, careful)

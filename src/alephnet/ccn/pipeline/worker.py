@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 import orjson
+import uvloop
 
 from alephnet.ccn.db.engine import create_engine, create_session_factory
 from alephnet.ccn.db.write_gate import LOCK_FILE, WriteGate
@@ -233,8 +234,10 @@ async def _node_channel() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
 
 
 def main() -> None:
+    """uvloop: the worker's loop turns around aiosqlite's thread wake-ups and the node's
+    pipes several times per batch, ~4 % of its CPU with asyncio's own loop."""
     logging.basicConfig(format=LOG_FORMAT)
-    asyncio.run(_serve())
+    uvloop.run(_serve())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""The SQLite engine's pool: a connection comes back without a transaction, with no rollback
+spent on one that has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alephnet.ccn.db.engine import create_engine
+
+
+async def _created(tmp_path: Path) -> AsyncEngine:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/node.sqlite3")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    return engine
+
+
+async def test_a_write_left_open_behind_the_orm_is_rolled_back_on_return(tmp_path: Path) -> None:
+    engine = await _created(tmp_path)
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("INSERT INTO t VALUES (1)")
+            assert driver.in_transaction
+        assert not driver.in_transaction
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_committed_connection_returns_without_a_rollback(tmp_path: Path) -> None:
+    """The rollback the pool would send after every commit is a round trip to aiosqlite's
+    thread that does nothing."""
+    engine = await _created(tmp_path)
+    rollbacks = 0
+    try:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            rollback = driver.rollback
+
+            async def counted_rollback() -> None:
+                nonlocal rollbacks
+                rollbacks += 1
+                await rollback()
+
+            driver.rollback = counted_rollback  # type: ignore[method-assign]
+        for n in range(3):
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        assert rollbacks == 0
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
+    finally:
+        await engine.dispose()
