@@ -84,3 +84,28 @@ async def test_a_counter_in_a_micro_vm_keeps_its_volume_across_restarts(
         )
         assert stopped.status_code == 200
         assert (await client.get(f"/vm/{counter}/")).json() == {"count": 3}
+
+
+async def test_the_aggregates_example_uses_the_sdk_in_a_micro_vm(
+    microvm_crn: tuple[CcnProcess, CrnProcess],
+) -> None:
+    """`import alephnet.sdk` from the SDK image (not in the runtime): a write, then a read."""
+    ccn, crn = microvm_crn
+    program_key = generate_account()
+    runtime = await published_runtime(crn)
+    async with AuthenticatedAlephClient(generate_account(), api_url=ccn.url) as client:
+        published = await client.create_program(
+            EXAMPLES / "aggregates",
+            "main:app",
+            runtime=runtime,
+            internet=False,
+            aleph_api=True,
+            timeout_seconds=60,
+            env={"PRIVATE_KEY": program_key.private_key.hex()},
+        )
+    program = published.item_hash
+    async with httpx.AsyncClient(base_url=crn.url, timeout=COLD_START_TIMEOUT) as client:
+        written = await client.post(f"/vm/{program}/profile", json={"name": "alice"})
+        assert written.status_code == 200, f"{written.text}\n{crn.log_tail()}"
+        read = await client.get(f"/vm/{program}/profile")
+        assert read.json() == {"address": program_key.address, "profile": {"name": "alice"}}

@@ -25,7 +25,7 @@ from alephnet.crn.executors.base import (
 from alephnet.crn.executors.guest_link import GuestGone
 from alephnet.crn.executors.microvm import MicroVMExecution, MicroVMExecutor
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
-from alephnet.crn.executors.microvm.images import boot_images
+from alephnet.crn.executors.microvm.executor import program_images
 from alephnet.crn.executors.microvm.qemu import VmShape
 from alephnet.crn.executors.microvm.snapshot import snapshot_path
 from tests.crn.programs import PROBE_APP, http_scope, squashfs_image, zip_program
@@ -170,7 +170,7 @@ def booted(execution: MicroVMExecution) -> bool:
 async def test_later_starts_restore_the_saved_vm_and_a_damaged_save_means_a_boot(
     tmp_path: Path,
 ) -> None:
-    images = boot_images()
+    images = program_images()
     shape = VmShape(await usable_accelerator(images), 1, 256, internet=False)
     snapshot = snapshot_path(images, shape)
     executor = MicroVMExecutor()

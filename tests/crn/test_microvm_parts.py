@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,9 @@ from alephnet.crn.executors.microvm.qemu import (
     qemu_command,
     tcg_clock_arguments,
 )
+from alephnet.crn.executors.microvm.sdk_image import sdk_closure
+from alephnet.crn.executors.microvm.snapshot import snapshot_path
+from alephnet.crn.guest.code import add_sdk
 
 BOOT = images.BootImages(Path("/k/vmlinux"), Path("/k/initramfs.cpio"), Path("/k/root,fs.img"))
 FILES = VmFiles(Path("/w/channel.sock"), Path("/w/qmp.sock"), Path("/w/console.log"))
@@ -58,6 +63,56 @@ def test_disks_channel_and_resources_on_the_command_line() -> None:
     assert option(arguments, "-chardev") == [
         "socket,id=channel,path=/w/channel.sock,server=on,wait=off"
     ]
+
+
+def test_the_sdk_image_is_a_read_only_disk_after_the_runtime() -> None:
+    with_sdk = images.BootImages(BOOT.kernel, BOOT.initramfs, BOOT.rootfs, Path("/k/sdk.img"))
+    shape = VmShape("tcg", vcpus=1, memory_mib=256, internet=False)
+    arguments = qemu_command(with_sdk, shape, [], FILES)
+    assert option(arguments, "-drive")[1] == "id=sdk,file=/k/sdk.img,format=raw,if=none,readonly=on"
+    assert "virtio-blk-device,drive=sdk,serial=sdk" in option(arguments, "-device")
+
+
+def test_a_saved_vm_is_keyed_by_the_sdk_image_it_has_mounted(tmp_path: Path) -> None:
+    for name in ("vmlinux", "initramfs", "rootfs", "sdk-1", "sdk-2"):
+        (tmp_path / name).write_bytes(name.encode())
+    boot = images.BootImages(tmp_path / "vmlinux", tmp_path / "initramfs", tmp_path / "rootfs")
+    shape = VmShape("tcg", vcpus=1, memory_mib=256, internet=False)
+    keys = {
+        snapshot_path(images.BootImages(boot.kernel, boot.initramfs, boot.rootfs, sdk), shape)
+        for sdk in (None, tmp_path / "sdk-1", tmp_path / "sdk-2")
+    }
+    assert len(keys) == 3
+
+
+def test_the_sdk_closure_holds_its_dependencies_but_no_node() -> None:
+    destinations = {destination for _, destination in sdk_closure()}
+    assert "alephnet/sdk/__init__.py" in destinations
+    assert "alephnet/protocol/__init__.py" in destinations
+    assert "pydantic_core/__init__.py" in destinations
+    assert "httpcore/__init__.py" in destinations  # loaded on first request, not on import
+    assert "alephnet/__init__.py" not in destinations  # the guest runtime's package extends
+    assert not any(path.startswith(("alephnet/crn/", "alephnet/ccn/")) for path in destinations)
+
+
+def test_the_guest_finds_alephnet_subpackages_in_the_sdk_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "alephnet" / "sdk_image_probe").mkdir(parents=True)
+    (tmp_path / "alephnet" / "sdk_image_probe" / "__init__.py").write_text("FOUND = True\n")
+    package = sys.modules["alephnet"]
+    monkeypatch.setattr(package, "__path__", list(package.__path__))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    add_sdk(str(tmp_path))
+    add_sdk(str(tmp_path))  # a second program start adds nothing twice
+    try:
+        assert importlib.import_module("alephnet.sdk_image_probe").FOUND
+    finally:
+        sys.modules.pop("alephnet.sdk_image_probe", None)
+    assert sys.path.count(str(tmp_path)) == 1
+    assert sys.path[-1] == str(tmp_path)  # after everything the program brings
+    add_sdk(str(tmp_path / "missing"))  # the sandbox: no SDK folder, nothing to do
+    assert str(tmp_path / "missing") not in sys.path
 
 
 def test_tcg_skips_clock_calibration_and_kvm_does_not_need_to() -> None:

@@ -3,7 +3,10 @@
 The encodings follow the reference runtime: a zip is extracted, plain source is executed as
 a module (ASGI) or written out as an executable file, and a squashfs volume is already
 mounted at `code_mount`. In every case the code's folder goes first on `sys.path`, followed
-by `/opt/packages` (where a program's pip volume is conventionally mounted).
+by `/opt/packages` (where a program's pip volume is conventionally mounted). In a micro-VM,
+the SDK image mounted at `/opt/sdk` goes last, and this `alephnet` package extends its
+`__path__` to `/opt/sdk/alephnet`, so that `import alephnet.sdk` works there as it does in
+the sandbox (which binds the host's venv).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from alephnet.crn.guest.configuration import GuestConfiguration
 
 PACKAGES_FOLDER = "/opt/packages"
+SDK_FOLDER = "/opt/sdk"
 DEFAULT_APP_ATTRIBUTE = "app"
 
 
@@ -74,6 +78,21 @@ def prepare_import_path(code_folder: Path) -> None:
     for folder in (PACKAGES_FOLDER, str(code_folder)):
         if folder not in sys.path:
             sys.path.insert(0, folder)
+    add_sdk(SDK_FOLDER)
+
+
+def add_sdk(folder: str) -> None:
+    """Make the SDK image at `folder` importable, if there is one: its packages after
+    everything else on `sys.path`, its `alephnet` subpackages (sdk, protocol) beside this
+    runtime's, pkgutil-style. Nothing of it is read before a program imports from it."""
+    subpackages = os.path.join(folder, "alephnet")
+    if not os.path.isdir(subpackages):
+        return
+    if folder not in sys.path:
+        sys.path.append(folder)
+    package = sys.modules["alephnet"]
+    if subpackages not in package.__path__:
+        package.__path__.append(subpackages)
 
 
 def split_entrypoint(entrypoint: str) -> tuple[str, str]:

@@ -38,6 +38,7 @@ from alephnet.crn.executors.microvm.qemu_process import (
     vm_files,
 )
 from alephnet.crn.executors.microvm.qmp import QmpError
+from alephnet.crn.executors.microvm.sdk_image import sdk_image
 from alephnet.crn.executors.microvm.snapshot import (
     incoming_arguments,
     resume_restored_vm,
@@ -129,9 +130,7 @@ class MicroVMExecutor:
 
     async def start(self, spec: ExecutionSpec) -> MicroVMExecution:
         spec.work_dir.mkdir(parents=True, exist_ok=True)
-        images = await asyncio.to_thread(boot_images)
-        if spec.runtime_path is not None:
-            images = BootImages(images.kernel, images.initramfs, spec.runtime_path)
+        images = await asyncio.to_thread(program_images, spec.runtime_path)
         accelerator = self._accelerator or await usable_accelerator(images)
         disks = await asyncio.to_thread(program_disks, spec)
         shape = VmShape(accelerator, spec.resources.vcpus, spec.resources.memory_mib, spec.internet)
@@ -185,6 +184,13 @@ class MicroVMExecutor:
         configuration = guest_configuration(spec, disks.code_mount, disks.volumes)
         code = b"" if spec.code.encoding == "squashfs" else spec.code.path.read_bytes()
         await link.configure(configuration, code, CONFIGURE_TIMEOUT)
+
+
+def program_images(runtime: Path | None = None) -> BootImages:
+    """What a program VM boots: our kernel and initramfs, `runtime` (the PROGRAM's runtime,
+    downloaded) or our runtime rootfs, and the SDK image."""
+    images = boot_images()
+    return BootImages(images.kernel, images.initramfs, runtime or images.rootfs, sdk_image())
 
 
 async def _try_saving(qmp: Path, snapshot: Path) -> None:

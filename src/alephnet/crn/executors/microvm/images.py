@@ -92,6 +92,8 @@ class BootFiles:
 @dataclass(frozen=True)
 class BootImages(BootFiles):
     rootfs: Path
+    # The SDK's squashfs (`sdk_image`), attached to program VMs as the disk `sdk`.
+    sdk: Path | None = None
 
 
 def cache_dir() -> Path:
@@ -143,7 +145,7 @@ def unpacked_kernel(bzimage: Path) -> Path:
         partial = target.with_suffix(".partial")
         partial.write_bytes(elf)
         partial.rename(target)
-    _remove_older(target, f"vmlinux-{kernel_version(bzimage)}-*")
+    remove_older(target, f"vmlinux-{kernel_version(bzimage)}-*")
     return target
 
 
@@ -232,7 +234,7 @@ def build_initramfs(kernel: Path) -> Path:
         for name, listed in (("modules", program_modules), ("modules-instance", instance_modules)):
             (root / "etc" / name).write_text("\n".join(Path(module).name for module in listed))
         _write_cpio(root, target)
-    _remove_older(target, f"initramfs-{kernel_version(kernel)}-*.cpio")
+    remove_older(target, f"initramfs-{kernel_version(kernel)}-*.cpio")
     return target
 
 
@@ -385,10 +387,10 @@ def _pack_runtime(base: Path, target: Path) -> None:
             "mksquashfs of the runtime rootfs",
         )
         partial.rename(target)
-    _remove_older(target, "runtime-*.squashfs")
+    remove_older(target, "runtime-*.squashfs")
 
 
-def _remove_older(kept: Path, pattern: str) -> None:
+def remove_older(kept: Path, pattern: str) -> None:
     """Drop the images an input change replaced, and the saved VMs (`snapshot`), which were
     booted from the old ones."""
     remove_replaced(kept, pattern)
@@ -433,12 +435,14 @@ def main() -> None:
     """`scripts/build-crn-runtime`: build what is missing, print the image paths."""
     # Imported here: the instance image module builds on this one.
     from alephnet.crn.executors.microvm.instance_image import instance_rootfs
+    from alephnet.crn.executors.microvm.sdk_image import sdk_image
 
     images = boot_images(build=True)
     for name, path in (
         ("kernel", images.kernel),
         ("initramfs", images.initramfs),
         ("rootfs", images.rootfs),
+        ("sdk", sdk_image()),
         ("instance rootfs", instance_rootfs(build=True)),
     ):
         print(f"{name}: {path} ({path.stat().st_size // 1024} KiB)")

@@ -83,6 +83,13 @@ mount -t squashfs -o ro /dev/disk/by-id/virtio-runtime /lower
 mount -t tmpfs -o mode=0755 tmpfs /overlay
 mkdir -p /overlay/upper /overlay/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/overlay/upper,workdir=/overlay/work /newroot
+# The SDK image (sdk_image.py), when the host attached one: the guest runtime adds it to the
+# program's import path, so only a program that imports alephnet.sdk reads it.
+if [ -e /dev/disk/by-id/virtio-sdk ]; then
+    mkdir -p /newroot/opt/sdk
+    mount -t squashfs -o ro /dev/disk/by-id/virtio-sdk /newroot/opt/sdk ||
+        echo "alephnet-init: cannot mount the SDK image"
+fi
 for fs in proc sys dev; do
     mkdir -p "/newroot/$fs" && mount --move "/$fs" "/newroot/$fs"
 done

@@ -84,11 +84,15 @@ class VmShape:
 def qemu_command(
     images: BootImages, shape: VmShape, disks: list[Disk], files: VmFiles
 ) -> list[str]:
-    runtime = Disk("runtime", images.rootfs, read_only=True)
+    """A program VM: the runtime rootfs, the SDK image when there is one (init mounts it at
+    `/opt/sdk`), then the program's `disks`."""
+    images_disks = [Disk("runtime", images.rootfs, read_only=True)]
+    if images.sdk is not None:
+        images_disks.append(Disk("sdk", images.sdk, read_only=True))
     return [
         *_booted(images.kernel, images.initramfs, shape, shape.kernel_command_line, files),
         *_channel(files.channel),
-        *(argument for disk in (runtime, *disks) for argument in _disk(disk)),
+        *(argument for disk in (*images_disks, *disks) for argument in _disk(disk)),
         *(_network() if shape.internet else []),
     ]
 

@@ -8,9 +8,11 @@ CONFIGURE: a fraction of a second instead of a boot.
 
 A saved state only fits a VM with the same devices, so only VMs without program disks (zip or
 plain code, no volumes) use it; the file is keyed by everything that shapes the VM: images,
-accelerator, vCPUs, memory, network. The clones share the template's state: the kernel's
-random pool, address-space layout and Python's hash seed are the same in each of them
-(`MicroVMExecutor(snapshots=False)` boots every VM instead).
+accelerator, vCPUs, memory, network. The SDK image (`sdk_image`) is one of the images: the
+saved guest has it mounted, so a new SDK image drops the saved VMs, as a new runtime does.
+The clones share the template's state: the kernel's random pool, address-space layout and
+Python's hash seed are the same in each of them (`MicroVMExecutor(snapshots=False)` boots
+every VM instead).
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ MIGRATION_ENDS = ("completed", "failed", "cancelled")
 
 def snapshot_path(images: BootImages, shape: VmShape) -> Path:
     parts = [shape.accelerator, shape.vcpus, shape.memory_mib, shape.internet]
-    for image in (images.kernel, images.initramfs, images.rootfs):
+    for image in (images.kernel, images.initramfs, images.rootfs, images.sdk):
+        if image is None:
+            parts.append("no sdk")
+            continue
         status = image.stat()
         parts += [image.name, status.st_size, status.st_mtime_ns]
     key = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
