@@ -37,8 +37,10 @@ from alephnet.protocol.message import PendingMessage
 logger = logging.getLogger(__name__)
 
 MAX_SUBMISSIONS_IN_FLIGHT = 512
-GROUP_WINDOW = 0.05
-"""How long the messages gossip delivers are gathered before they enter the intake together."""
+GROUP_WINDOW = 0.1
+"""How long the messages gossip delivers are gathered before they enter the intake together:
+at 100 msg/s, 100 ms cost a receiving node 4.3 ms of CPU per message, 50 ms 4.7-5.7 ms, none
+(one submission each) 5.7-6.7 ms; it adds at most that to a message's propagation."""
 OUTBOX = 10_000
 MAX_DISCOVERED = 64
 
