@@ -137,17 +137,30 @@ def cpu_seconds(node: CcnProcess) -> float:
 
 
 def _tree(pid: int) -> list[int]:
-    """`pid` and its descendants, from /proc (children of each of its threads)."""
-    children = [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
+    """`pid` and its descendants, from /proc (children of each of its threads; a thread or
+    child that ends meanwhile is left out)."""
+    children = [int(child) for task in _entries(pid) for child in _read(task / "children").split()]
     return [pid, *(descendant for child in children for descendant in _tree(child))]
 
 
+def _entries(pid: int) -> list[Path]:
+    try:
+        return list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def _process_cpu(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    stat = _read(Path(f"/proc/{pid}/stat"))
+    if not stat:
+        return 0.0
     fields = stat.rpartition(")")[2].split()
     return (int(fields[USER_TIME]) + int(fields[SYSTEM_TIME])) / os.sysconf("SC_CLK_TCK")
 

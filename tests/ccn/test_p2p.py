@@ -29,10 +29,12 @@ from alephnet.ccn.p2p.node_key import (
     peer_id_of,
 )
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
+from alephnet.ccn.p2p.service import GROUP_WINDOW, GossipService, GossipSettings
 from alephnet.ccn.p2p.topics import announcements, read_announcement, valid_message
 from alephnet.ccn.settings import CcnSettings
 from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import post_message
+from tests.ccn.traffic import presigned_posts
 
 SIGNER = EvmSigner(bytes([7]) * 32)
 PEER = "12D3KooWMbbPVGsZYh3ChQjue712NHHGNybRRXwnuSpezYjGbCDS"
@@ -240,3 +242,65 @@ async def test_gossip_on_a_port_in_use_fails_to_start_by_name() -> None:
         with pytest.raises(OSError, match="cannot listen"):
             await gossip.start()
     assert not gossip.running
+
+
+# --- the node's side: gossip into the intake -----------------------------------------------
+
+
+class _ScriptedGossip:
+    """Delivers what the test puts in `messages`; ALIVE stays silent."""
+
+    peer_id = PEER
+
+    def __init__(self) -> None:
+        self.listen_addresses: list[str] = []
+        self.messages: asyncio.Queue[GossipMessage] = asyncio.Queue()
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        return None
+
+    async def subscribe(self, topic: str, validator: Any = None) -> Any:
+        return self._delivered() if topic == "ALEPH-TEST" else _never()
+
+    async def _delivered(self) -> Any:
+        while True:
+            yield await self.messages.get()
+
+
+async def _never() -> Any:
+    await asyncio.Event().wait()
+    yield
+
+
+class _RecordingIntake:
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+
+    async def submit_many(self, messages: list[Any], origin: str) -> list[Any]:
+        self.groups.append([message.item_hash for message in messages])
+        return messages
+
+
+async def test_messages_delivered_within_the_window_enter_the_intake_as_one_group() -> None:
+    gossip, intake = _ScriptedGossip(), _RecordingIntake()
+    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
+    service = GossipService(gossip, intake, None, settings)  # type: ignore[arg-type]
+    burst = presigned_posts(5)
+    await service.start()
+    try:
+        for message in burst[:3]:
+            gossip.messages.put_nowait(gossiped(message))
+        gossip.messages.put_nowait(gossiped(b"not json"))
+        for message in burst[3:]:
+            gossip.messages.put_nowait(gossiped(message))
+        await asyncio.sleep(GROUP_WINDOW * 3)
+    finally:
+        await service.stop()
+    assert intake.groups == [[message["item_hash"] for message in burst]]
+    assert service.counts.submitted == 5
