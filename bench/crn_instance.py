@@ -1,6 +1,6 @@
 """Instance VMs of the microvm executor: boot to SSH, power-down, memory of an idle instance.
 
-    .venv/bin/python -m bench.crn_instance [--runs 5]
+    .venv/bin/python -m bench.crn_instance [--runs 5] [--translation-cache-mib N]
 
 - first start: `start_instance()` of a fresh instance (its disk copied from the base image
   and grown to 2 GiB, its host key made) until its SSH port sends a banner (`ready`).
@@ -29,7 +29,8 @@ from typing import Any
 
 from alephnet.crn.executors.base import InstanceSpec
 from alephnet.crn.executors.microvm import MicroVMExecutor, MicroVMInstance, instance_rootfs
-from bench.crn_microvm import rss_mib
+from alephnet.crn.executors.microvm.qemu import TRANSLATION_CACHE_MIB
+from bench.crn_microvm import cpu_seconds, rss_mib
 from bench.report import report
 
 HANDED_OVER = re.compile(r"alephnet-init: starting the instance's init at ([0-9.]+)")
@@ -74,12 +75,6 @@ async def boot(
     return instance, time.perf_counter() - started, cpu_seconds(instance.pid)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system time of a process (/proc/PID/stat, fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def stop_seconds(instance: MicroVMInstance) -> float:
     started = time.perf_counter()
     await instance.stop()
@@ -91,8 +86,8 @@ def handed_over_at(instance: MicroVMInstance) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
-async def run(runs: int) -> dict[str, Any]:
-    executor = MicroVMExecutor()
+async def run(runs: int, translation_cache_mib: int) -> dict[str, Any]:
+    executor = MicroVMExecutor(translation_cache_mib=translation_cache_mib)
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         instance, first, _ = await boot(executor, instance_spec(folder, 0))
@@ -108,6 +103,7 @@ async def run(runs: int) -> dict[str, Any]:
             stops.append(await stop_seconds(instance))
     return {
         "runs": runs,
+        "translation_cache_mib": translation_cache_mib,
         "first_start_to_ssh_s": round(first, 2),
         "boot_to_ssh_p50_s": round(statistics.median(boots), 2),
         "boot_to_ssh_min_s": round(min(boots), 2),
@@ -123,8 +119,11 @@ async def run(runs: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--translation-cache-mib", type=int, default=TRANSLATION_CACHE_MIB, help="TCG tb-size"
+    )
     arguments = parser.parse_args()
-    report("crn_instance", asyncio.run(run(arguments.runs)))
+    report("crn_instance", asyncio.run(run(arguments.runs, arguments.translation_cache_mib)))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """The microvm executor: cold start, warm request latency, memory per idle VM.
 
     .venv/bin/python -m bench.crn_microvm [--runs 5] [--requests 200] [--label NAME]
-                                          [--no-snapshots]
+                                          [--no-snapshots] [--translation-cache-mib N]
 
 - cold start: `MicroVMExecutor.start()` of a hello-world ASGI app (zip) until its first
   response, p50 over `--runs` starts: restores of the VM saved at READY, or full boots with
   `--no-snapshots` (then also the guest's own boot: kernel + init, up to the moment init
   starts the runtime, read from the console).
 - warm: one request after another on a started VM, p50 and p95 through `GuestLink`.
-- memory: RSS of the idle QEMU process (guest RAM actually touched + QEMU itself).
+- memory: RSS of the idle QEMU process (guest RAM actually touched + QEMU itself, whose TCG
+  translation cache is most of it: `--translation-cache-mib` sets its size, see qemu.py).
+- CPU: QEMU's CPU seconds until the first response of a cold start (steadier than the wall
+  clock on a shared host).
 
 Prints a table and records it under `--label` in bench/results/crn_microvm.json (other labels
 kept: before/after comparisons), with the load average, since under TCG a busy host moves
@@ -32,6 +35,7 @@ from typing import Any
 
 from alephnet.crn.executors.base import CodeSpec, ExecutionSpec, Resources
 from alephnet.crn.executors.microvm import MicroVMExecution, MicroVMExecutor
+from alephnet.crn.executors.microvm.qemu import TRANSLATION_CACHE_MIB
 
 RESULTS = Path(__file__).parent / "results" / "crn_microvm.json"
 HELLO_APP = """
@@ -64,12 +68,13 @@ async def cold_start(executor: MicroVMExecutor, folder: Path, name: str) -> dict
     try:
         response = await execution.link.request(SCOPE, b"", timeout=30)
         total = time.perf_counter() - started
+        cpu = cpu_seconds(execution.pid)
         assert response.body == b"hello world"
     finally:
         await execution.stop()
     found = RUNTIME_STARTED.search(execution.console_log.read_text(errors="replace"))
     guest_boot = float(found.group(1)) if found else float("nan")
-    return {"total": total, "guest_boot": guest_boot}
+    return {"total": total, "cpu": cpu, "guest_boot": guest_boot}
 
 
 async def warm_latencies(execution: MicroVMExecution, requests: int) -> list[float]:
@@ -81,6 +86,12 @@ async def warm_latencies(execution: MicroVMExecution, requests: int) -> list[flo
     return latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system time of a process (/proc/PID/stat, fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -88,8 +99,10 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def run(runs: int, requests: int, snapshots: bool) -> dict[str, Any]:
-    executor = MicroVMExecutor(snapshots=snapshots)
+async def run(
+    runs: int, requests: int, snapshots: bool, translation_cache_mib: int
+) -> dict[str, Any]:
+    executor = MicroVMExecutor(snapshots=snapshots, translation_cache_mib=translation_cache_mib)
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         # The first start pays for the KVM probe, page-cache misses and saving the VM.
@@ -106,10 +119,12 @@ async def run(runs: int, requests: int, snapshots: bool) -> dict[str, Any]:
     boots = [cold["guest_boot"] for cold in colds]
     return {
         "snapshots": snapshots,
+        "translation_cache_mib": translation_cache_mib,
         "runs": runs,
         "cold_start_p50_s": statistics.median(totals),
         "cold_start_min_s": min(totals),
         "cold_start_max_s": max(totals),
+        "cold_start_qemu_cpu_p50_s": statistics.median(cold["cpu"] for cold in colds),
         "guest_boot_to_runtime_p50_s": statistics.median(boots),
         "warm_requests": requests,
         "warm_p50_ms": statistics.median(latencies) * 1000,
@@ -125,8 +140,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--label", default="current")
     parser.add_argument("--no-snapshots", action="store_true", help="boot every VM")
+    parser.add_argument(
+        "--translation-cache-mib", type=int, default=TRANSLATION_CACHE_MIB, help="TCG tb-size"
+    )
     arguments = parser.parse_args()
-    result = asyncio.run(run(arguments.runs, arguments.requests, not arguments.no_snapshots))
+    result = asyncio.run(
+        run(
+            arguments.runs,
+            arguments.requests,
+            not arguments.no_snapshots,
+            arguments.translation_cache_mib,
+        )
+    )
     for name, value in result.items():
         shown = f"{value:10.3f}" if isinstance(value, float) else f"{value!s:>10}"
         print(f"{name:32} {shown}")

@@ -115,6 +115,16 @@ def test_the_guest_finds_alephnet_subpackages_in_the_sdk_folder(
     assert str(tmp_path / "missing") not in sys.path
 
 
+def test_the_translation_cache_size_is_a_tcg_option() -> None:
+    def accelerator(kind: str, translation_cache_mib: int) -> list[str]:
+        shape = VmShape(kind, 1, 256, internet=False, translation_cache_mib=translation_cache_mib)
+        return option(qemu_command(BOOT, shape, [], FILES), "-accel")
+
+    assert accelerator("tcg", 64) == ["tcg,tb-size=64"]
+    assert accelerator("tcg", 0) == ["tcg"]  # QEMU's own default
+    assert accelerator("kvm", 64) == ["kvm"]
+
+
 def test_tcg_skips_clock_calibration_and_kvm_does_not_need_to() -> None:
     assert tcg_clock_arguments(2_596_144) == "tsc_early_khz=2596144 lpj=10384576 tsc=reliable"
     assert tcg_clock_arguments(None) == ""

@@ -27,7 +27,12 @@ from alephnet.crn.executors.microvm.accelerator import usable_accelerator
 from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
 from alephnet.crn.executors.microvm.images import BootImages, boot_images
 from alephnet.crn.executors.microvm.instance import MicroVMInstance, start_instance
-from alephnet.crn.executors.microvm.qemu import VmFiles, VmShape, qemu_command
+from alephnet.crn.executors.microvm.qemu import (
+    TRANSLATION_CACHE_MIB,
+    VmFiles,
+    VmShape,
+    qemu_command,
+)
 from alephnet.crn.executors.microvm.qemu_process import (
     QemuVm,
     kill,
@@ -114,7 +119,8 @@ class MicroVMExecutor:
     under TCG.
 
     `accelerator` forces "kvm" or "tcg"; None probes KVM once (see `accelerator`).
-    `snapshots` restores VMs without program disks from a saved booted VM (see `snapshot`)."""
+    `snapshots` restores VMs without program disks from a saved booted VM (see `snapshot`).
+    `translation_cache_mib` sizes each VM's TCG translation cache (see `qemu`)."""
 
     name = "microvm"
 
@@ -123,17 +129,26 @@ class MicroVMExecutor:
         accelerator: str | None = None,
         boot_timeout: float = BOOT_TIMEOUT,
         snapshots: bool = True,
+        translation_cache_mib: int = TRANSLATION_CACHE_MIB,
     ):
         self._accelerator = accelerator
         self._boot_timeout = boot_timeout
         self._snapshots = snapshots
+        self._translation_cache_mib = translation_cache_mib
 
     async def start(self, spec: ExecutionSpec) -> MicroVMExecution:
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         images = await asyncio.to_thread(program_images, spec.runtime_path)
         accelerator = self._accelerator or await usable_accelerator(images)
         disks = await asyncio.to_thread(program_disks, spec)
-        shape = VmShape(accelerator, spec.resources.vcpus, spec.resources.memory_mib, spec.internet)
+        resources = spec.resources
+        shape = VmShape(
+            accelerator,
+            resources.vcpus,
+            resources.memory_mib,
+            spec.internet,
+            self._translation_cache_mib,
+        )
         launch = _Launch(spec, images, shape, disks)
         snapshot = snapshot_path(images, shape) if self._snapshots and not disks.disks else None
         if snapshot is not None and snapshot.exists():
@@ -178,7 +193,7 @@ class MicroVMExecutor:
 
     async def start_instance(self, spec: InstanceSpec) -> MicroVMInstance:
         """Boot an instance VM from its own disk (see `instance`)."""
-        return await start_instance(spec, self._accelerator)
+        return await start_instance(spec, self._accelerator, self._translation_cache_mib)
 
     async def _configure(self, link: GuestLink, spec: ExecutionSpec, disks: ProgramDisks) -> None:
         configuration = guest_configuration(spec, disks.code_mount, disks.volumes)

@@ -92,14 +92,16 @@ class MicroVMInstance(QemuVm):
             await asyncio.sleep(READY_POLL_SECONDS)
 
 
-async def start_instance(spec: InstanceSpec, accelerator: str | None) -> MicroVMInstance:
+async def start_instance(
+    spec: InstanceSpec, accelerator: str | None, translation_cache_mib: int
+) -> MicroVMInstance:
     if SSH_PORT not in spec.forwarded_ports:
         raise ExecutorError("an instance needs a host port forwarded to its SSH port (22)")
     spec.work_dir.mkdir(parents=True, exist_ok=True)
     boot = await asyncio.to_thread(boot_files)
     accelerator = accelerator or await usable_accelerator(boot)
     disks = await asyncio.to_thread(instance_disks, spec)
-    shape = VmShape(accelerator, spec.vcpus, spec.memory_mib, spec.internet)
+    shape = VmShape(accelerator, spec.vcpus, spec.memory_mib, spec.internet, translation_cache_mib)
     files = vm_files(spec.work_dir)
     console = ConsolePipe(files.console)
     command = instance_command(
