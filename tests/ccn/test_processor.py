@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alephnet.ccn.db.accessors.messages import get_rejected
 from alephnet.ccn.db.accessors.posts import get_post
 from alephnet.ccn.db.accessors.status import get_status
 from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
@@ -145,3 +146,29 @@ async def test_one_batch_sees_its_own_rows(sessions: SessionFactory, tmp_path: P
         post = await get_post(session, original["item_hash"])
     assert post is not None
     assert (post.latest_amend, post.last_updated) == (amends[0]["item_hash"], 1002.0)
+
+
+async def test_a_rejected_hash_sent_again_and_processed_keeps_no_rejection(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """The intake marks a rejected hash sent again as pending: the processor, which learns
+    each hash's status with its pending row, still knows there is a rejection to clear."""
+    signer = EvmSigner(bytes(range(1, 33)))
+    good = post_message(signer)
+    forged = {**good, "signature": "0x" + "11" * 65}
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        processor = _processor(sessions, tmp_path, intake, gate)
+        await intake.submit(parse_message(forged), origin="test")
+        await processor.process_ready_batch()
+        assert await _status(sessions, good["item_hash"]) == "rejected"
+        await intake.submit(parse_message(good), origin="test")
+        await processor.process_ready_batch()
+    finally:
+        await intake.stop()
+
+    assert await _status(sessions, good["item_hash"]) == "processed"
+    async with sessions() as session:
+        assert await get_rejected(session, good["item_hash"]) is None

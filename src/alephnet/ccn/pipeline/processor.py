@@ -83,11 +83,16 @@ class PendingSnapshot:
     retries: int
     reception_time: float
     status: str | None
-    """The hash's status when the batch began (None: no status row)."""
+    """The hash's status when the batch began (None: no status row). A rejected hash sent
+    again counts as rejected until it settles: the intake marked it pending, but its
+    rejection is still on record, to be cleared if it is processed."""
 
     @classmethod
     def of(cls, row: Row[Any]) -> PendingSnapshot:
-        return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time, row.status)
+        status = row.status
+        if row.rejected and status == MessageStatus.PENDING:
+            status = MessageStatus.REJECTED.value
+        return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time, status)
 
 
 @dataclass(frozen=True, slots=True)

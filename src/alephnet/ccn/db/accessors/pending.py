@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow
+from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow, RejectedMessageRow
 
 
 async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequence[Row[Any]]:
@@ -16,8 +16,10 @@ async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequen
     columns (id, item_hash, message, retries, reception_time), not ORM objects: the processor
     only reads them, and building objects for a whole batch costs more than the query.
 
-    Each row also carries its hash's current status (None if the hash has no status row),
-    which the processor needs for every message: joined here, it costs no query of its own."""
+    Each row also carries its hash's current status (None if the hash has no status row) and
+    whether a rejection of the hash is on record (`rejected`: a rejected hash sent again is
+    pending, and its rejection is cleared once it is processed), which the processor needs for
+    every message: joined here, they cost no query of their own."""
     result = await session.execute(
         select(
             PendingMessageRow.id,
@@ -26,8 +28,10 @@ async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequen
             PendingMessageRow.retries,
             PendingMessageRow.reception_time,
             MessageStatusRow.status,
+            RejectedMessageRow.item_hash.is_not(None).label("rejected"),
         )
         .outerjoin(MessageStatusRow, MessageStatusRow.item_hash == PendingMessageRow.item_hash)
+        .outerjoin(RejectedMessageRow, RejectedMessageRow.item_hash == PendingMessageRow.item_hash)
         .where(PendingMessageRow.next_attempt <= now)
         .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
         .limit(limit)
