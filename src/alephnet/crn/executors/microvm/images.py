@@ -380,13 +380,7 @@ def _pack_runtime(base: Path, target: Path) -> None:
             ["chroot", str(root), "python3", "-OO", "-m", "compileall", "-q", "/opt/alephnet"],
             "byte-compiling the guest runtime",
         )
-        partial = target.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        run_step(
-            ["mksquashfs", str(root), str(partial), "-comp", "zstd", "-noappend", "-quiet"],
-            "mksquashfs of the runtime rootfs",
-        )
-        partial.rename(target)
+        pack_squashfs(root, target, "the runtime rootfs")
     remove_older(target, "runtime-*.squashfs")
 
 
@@ -402,6 +396,17 @@ def remove_replaced(kept: Path, pattern: str) -> None:
     for old in kept.parent.glob(pattern):
         if old != kept:
             old.unlink(missing_ok=True)
+
+
+def pack_squashfs(root: Path, target: Path, what: str) -> None:
+    """Packed under a `.partial` name, then renamed: a cached image is never a half-written one."""
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    run_step(
+        ["mksquashfs", str(root), str(partial), "-comp", "zstd", "-noappend", "-quiet"],
+        f"mksquashfs of {what}",
+    )
+    partial.rename(target)
 
 
 def run_step(command: list[str], what: str) -> None:

@@ -28,7 +28,13 @@ import tempfile
 from pathlib import Path
 
 from alephnet.crn.executors.base import ExecutorError
-from alephnet.crn.executors.microvm.images import cache_dir, cache_lock, remove_older, run_step
+from alephnet.crn.executors.microvm.images import (
+    cache_dir,
+    cache_lock,
+    pack_squashfs,
+    remove_older,
+    run_step,
+)
 
 CLOSURE_SCRIPT = Path(__file__).with_name("sdk_closure.py")
 
@@ -74,10 +80,4 @@ def _build(closure: list[tuple[Path, str]], target: Path) -> None:
             [sys.executable, "-OO", "-m", "compileall", "-q", "-j0", str(root)],
             "byte-compiling the SDK image",
         )
-        partial = target.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        run_step(
-            ["mksquashfs", str(root), str(partial), "-comp", "zstd", "-noappend", "-quiet"],
-            "mksquashfs of the SDK image",
-        )
-        partial.rename(target)
+        pack_squashfs(root, target, "the SDK image")
