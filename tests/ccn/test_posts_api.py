@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import post_message, publish
 from tests.ccn.message_builders import OWNER, STRANGER
 from tests.conftest import load_vector
@@ -215,3 +216,20 @@ async def test_bad_parameters_are_named(
 
 async def test_bad_path_page_is_422(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v0/posts/page/0.json")).status_code == 422
+
+
+async def test_integers_beyond_64_bits_are_kept_exactly(
+    client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    """Token amounts in wei pass 2**64: JSON columns written by orjson fall back to the json
+    module for them, and the message, its content and the post read back unchanged."""
+    amount = 10**30 + 7
+    message = post_message(signer, {"amount": amount, "nested": [{"wei": -(2**70)}]})
+    await publish_all(client, message)
+    stored = await client.get(f"/api/v0/messages/{message['item_hash']}")
+    assert stored.json()["message"]["content"]["content"] == {
+        "amount": amount,
+        "nested": [{"wei": -(2**70)}],
+    }
+    body = await list_posts(client, version="v1", hashes=message["item_hash"])
+    assert body["posts"][0]["content"]["amount"] == amount

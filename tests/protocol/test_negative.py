@@ -89,6 +89,15 @@ def test_non_json_content() -> None:
     assert _code_of(message) == ErrorCode.INVALID_FORMAT
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_in_content_are_refused(value: float) -> None:
+    """Python's json module writes and reads NaN and Infinity; JSON has no such numbers."""
+    message = _post(amount=value)
+    with pytest.raises(MessageError, match="is not a JSON number") as caught:
+        validate_message(message)
+    assert caught.value.error_code == ErrorCode.INVALID_FORMAT
+
+
 def test_null_escape_in_content_is_refused() -> None:
     assert _code_of(_post(text="a\u0000b")) == ErrorCode.INVALID_FORMAT
 

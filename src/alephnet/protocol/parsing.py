@@ -56,7 +56,7 @@ def parse_content(message: PendingMessage, raw_content: str | bytes) -> BaseCont
     if NULL_ESCAPE in text or "\x00" in text:
         raise InvalidFormat("content contains a NUL character (\\u0000), which is refused")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise InvalidFormat(f"content is not valid JSON: {error}") from error
     if not isinstance(document, dict):
@@ -101,6 +101,12 @@ def _holds_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_nul(item) for item in value)
     return False
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259): Python reads them, stricter parsers (the
+    reference's, PostgreSQL's) do not, and no other node could store such content."""
+    raise InvalidFormat(f"content is not valid JSON: {name} is not a JSON number")
 
 
 def _require_known_type(raw: dict[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,12 +28,26 @@ def create_engine(url: str) -> AsyncEngine:
     round trip to aiosqlite's thread, and every processing batch and intake commit paid it."""
     sqlite = url.startswith("sqlite")
     engine = create_async_engine(
-        url, pool_pre_ping=not sqlite, pool_reset_on_return=None if sqlite else "rollback"
+        url,
+        pool_pre_ping=not sqlite,
+        pool_reset_on_return=None if sqlite else "rollback",
+        json_serializer=json_text,
     )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
     return engine
+
+
+def json_text(value: Any) -> str:
+    """JSON columns are written by orjson, ten times faster than the json module (a processed
+    message writes four of them). The json module takes what orjson refuses: integers beyond
+    64 bits (token amounts) and non-string keys. Non-finite floats, which orjson would turn
+    into null, never get this far: content that holds them is refused as invalid JSON."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -1,0 +1,212 @@
+"""Processing cost per message, in one process and without HTTP: where the node's CPU goes.
+
+    .venv/bin/python -m bench.processing [--messages 10000] [--group 64] [--batch 500]
+
+SQLite by default; PostgreSQL with ALEPHNET_TEST_DATABASE_URL set to a server URL (the test
+suite's variable: a fresh database is created there and dropped after).
+
+N distinct pre-signed ETH POSTs go through the intake in groups (as concurrent requests share
+a commit), then through the processor until none is pending, on a fresh database with the
+node's own engine settings and uvloop, as the processing worker runs. Each phase reports the
+CPU it spent per message (all threads), and how much of it the database driver's thread spent
+in each SQL statement: the rest is Python (parsing, signature recovery, SQLAlchemy, handlers).
+The ingest bench measures the same work end to end; this one says which part to cut.
+Writes bench/results/processing.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite.core
+import uvloop
+from tests.ccn.databases import fresh_database_url
+from tests.ccn.traffic import presigned_posts
+
+from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
+from alephnet.ccn.db.migrate import upgrade_to_head
+from alephnet.ccn.db.write_gate import WriteGate
+from alephnet.ccn.handlers.registry import build_handlers
+from alephnet.ccn.payments.balances import Unmetered
+from alephnet.ccn.peer_http import network_clients
+from alephnet.ccn.pipeline.events import MessageEvents
+from alephnet.ccn.pipeline.intake import MessageIntake
+from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
+from alephnet.ccn.pipeline.sources import content_sources
+from alephnet.ccn.settings import CcnSettings
+from alephnet.ccn.storage import FileStore
+from alephnet.protocol.parsing import parse_message
+
+RESULTS = Path(__file__).parent / "results" / "processing.json"
+STATEMENT_WIDTH = 70
+
+
+class StatementClock:
+    """CPU time aiosqlite's thread spends in each statement, keyed by the start of its SQL."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def wrap(self, function: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Any]:
+        key = _statement_key(function, args)
+
+        def timed() -> Any:
+            started = time.thread_time()
+            try:
+                return function(*args)
+            finally:
+                with self._lock:
+                    self.seconds[key] += time.thread_time() - started
+                    self.calls[key] += 1
+
+        return timed
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    def report(self, messages: int) -> dict[str, Any]:
+        return {
+            key: {
+                "us_per_msg": round(1e6 * seconds / messages, 1),
+                "calls": self.calls[key],
+            }
+            for key, seconds in sorted(self.seconds.items(), key=lambda item: -item[1])
+        }
+
+
+def _statement_key(function: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    if args and isinstance(args[0], str):
+        return " ".join(args[0].split())[:STATEMENT_WIDTH]
+    return getattr(function, "__name__", repr(function))
+
+
+@contextmanager
+def clocked_statements(clock: StatementClock) -> Iterator[None]:
+    """aiosqlite runs each call as a function queued to its thread: time it there."""
+    original = aiosqlite.core.Connection._execute
+
+    async def _execute(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return await original(self, clock.wrap(fn, args))  # type: ignore[no-untyped-call]
+
+    aiosqlite.core.Connection._execute = _execute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        aiosqlite.core.Connection._execute = original  # type: ignore[method-assign]
+
+
+async def intake_all(intake: MessageIntake, messages: list[dict[str, Any]], group: int) -> None:
+    """`group` submissions at a time, as that many concurrent requests would arrive."""
+    for start in range(0, len(messages), group):
+        pending = [parse_message(document) for document in messages[start : start + group]]
+        await intake.submit_many(pending, "http")
+
+
+async def process_all(processor: MessageProcessor) -> int:
+    handled = 0
+    while count := await processor.process_ready_batch():
+        handled += count
+    return handled
+
+
+async def measured(work: Callable[[], Any], clock: StatementClock, count: int) -> dict[str, Any]:
+    clock.reset()
+    cpu, wall = time.process_time(), time.perf_counter()
+    await work()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    statements = clock.report(count)
+    sql_us = sum(entry["us_per_msg"] for entry in statements.values())
+    return {
+        "cpu_ms_per_msg": round(1e3 * cpu / count, 3),
+        "sql_thread_ms_per_msg": round(sql_us / 1e3, 3),
+        "msg_per_s_wall": round(count / wall),
+        "statements": statements,
+    }
+
+
+async def run(count: int, group: int, batch: int) -> dict[str, Any]:
+    messages = presigned_posts(count)
+    clock = StatementClock()
+    with tempfile.TemporaryDirectory() as folder, clocked_statements(clock):
+        async with fresh_database_url(Path(folder)) as url:
+            engine = create_engine(url)
+            await upgrade_to_head(engine)
+            sessions = create_session_factory(engine)
+            gate = WriteGate(exclusive=True)
+            intake = MessageIntake(sessions, gate)
+            processor = _processor(sessions, Path(folder), intake, gate, batch)
+            intake.start()
+            try:
+                intake_result = await measured(
+                    lambda: intake_all(intake, messages, group), clock, count
+                )
+                processing_result = await measured(lambda: process_all(processor), clock, count)
+            finally:
+                await intake.stop()
+                await engine.dispose()
+    return {
+        "messages": count,
+        "group": group,
+        "batch": batch,
+        "database": engine.dialect.name,
+        "intake": intake_result,
+        "processing": processing_result,
+    }
+
+
+def _processor(
+    sessions: SessionFactory, folder: Path, intake: MessageIntake, gate: WriteGate, batch: int
+) -> MessageProcessor:
+    settings = CcnSettings(data_dir=folder)
+    files, content = content_sources(settings, FileStore(settings.files_dir), network_clients)
+    return MessageProcessor(
+        sessions,
+        build_handlers(files, settings.grace_period_seconds),
+        MessageEvents(),
+        content,
+        Unmetered(),
+        intake.queued,
+        gate,
+        intake.has_waiting,
+        ProcessorSettings(batch_size=batch),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--group", type=int, default=64)
+    parser.add_argument(
+        "--batch", type=int, default=500, help="the processor's largest batch (the node's default)"
+    )
+    arguments = parser.parse_args()
+    result = uvloop.run(run(arguments.messages, arguments.group, arguments.batch))
+    for phase in ("intake", "processing"):
+        figures = result[phase]
+        print(
+            f"{phase}: {figures['cpu_ms_per_msg']} ms CPU per message, "
+            f"{figures['sql_thread_ms_per_msg']} ms of it in SQL, "
+            f"{figures['msg_per_s_wall']} msg/s"
+        )
+        for statement, entry in figures["statements"].items():
+            print(f"  {entry['us_per_msg']:7.1f} us/msg {entry['calls']:6} x  {statement}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"benchmark": "processing", "results": result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
