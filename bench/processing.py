@@ -7,9 +7,11 @@ suite's variable: a fresh database is created there and dropped after).
 
 N distinct pre-signed ETH POSTs go through the intake in groups (as concurrent requests share
 a commit), then through the processor until none is pending, on a fresh database with the
-node's own engine settings and uvloop, as the processing worker runs. Each phase reports the
-CPU it spent per message (all threads), and how much of it the database driver's thread spent
-in each SQL statement: the rest is Python (parsing, signature recovery, SQLAlchemy, handlers).
+node's own engine settings and uvloop, as the processing worker runs (SQLite calls inline;
+`--sqlite-thread`: in aiosqlite's thread, as the node's own process makes them). Each phase
+reports the CPU it spent per message (all threads), and how much of it went into each SQL
+statement: the rest is Python (parsing, signature recovery, SQLAlchemy, handlers) and, with
+the thread, the hops to it.
 The ingest bench measures the same work end to end; this one says which part to cut.
 Writes bench/results/processing.json.
 """
@@ -27,12 +29,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite.core
+import aiosqlite
 import uvloop
 from tests.ccn.databases import fresh_database_url
 from tests.ccn.traffic import presigned_posts
 
-from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session_factory
+from alephnet.ccn.db.engine import (
+    InlineSqlite,
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+)
 from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
@@ -94,19 +101,25 @@ def _statement_key(function: Callable[..., Any], args: tuple[Any, ...]) -> str:
 
 @contextmanager
 def clocked_statements(clock: StatementClock) -> Iterator[None]:
-    """aiosqlite runs each call as a function queued to its thread: time it there."""
-    original = aiosqlite.core.Connection._execute
+    """aiosqlite runs each call as a function, queued to its thread or (`InlineSqlite`) called
+    at once: time the function where it runs."""
+    originals = {cls: cls._execute for cls in (aiosqlite.Connection, InlineSqlite)}
 
-    async def _execute(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-        return await original(self, clock.wrap(fn, args))  # type: ignore[no-untyped-call]
+    def timing(original: Callable[..., Any]) -> Callable[..., Any]:
+        async def _execute(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                return await original(self, fn, *args, **kwargs)
+            return await original(self, clock.wrap(fn, args))
 
-    aiosqlite.core.Connection._execute = _execute  # type: ignore[method-assign]
+        return _execute
+
+    for cls, original in originals.items():
+        cls._execute = timing(original)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        aiosqlite.core.Connection._execute = original  # type: ignore[method-assign]
+        for cls, original in originals.items():
+            cls._execute = original  # type: ignore[method-assign]
 
 
 async def intake_all(intake: MessageIntake, messages: list[dict[str, Any]], group: int) -> None:
@@ -138,12 +151,12 @@ async def measured(work: Callable[[], Any], clock: StatementClock, count: int) -
     }
 
 
-async def run(count: int, group: int, batch: int) -> dict[str, Any]:
+async def run(count: int, group: int, batch: int, sqlite_thread: bool) -> dict[str, Any]:
     messages = presigned_posts(count)
     clock = StatementClock()
     with tempfile.TemporaryDirectory() as folder, clocked_statements(clock):
         async with fresh_database_url(Path(folder)) as url:
-            engine = create_engine(url)
+            engine = create_engine(url, sqlite_inline=not sqlite_thread)
             await upgrade_to_head(engine)
             sessions = create_session_factory(engine)
             gate = WriteGate(exclusive=True)
@@ -162,6 +175,7 @@ async def run(count: int, group: int, batch: int) -> dict[str, Any]:
         "messages": count,
         "group": group,
         "batch": batch,
+        "sqlite_thread": sqlite_thread,
         "database": engine.dialect.name,
         "intake": intake_result,
         "processing": processing_result,
@@ -193,8 +207,16 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=500, help="the processor's largest batch (the node's default)"
     )
+    parser.add_argument(
+        "--sqlite-thread",
+        action="store_true",
+        help="SQLite calls in aiosqlite's thread, as the node's own process makes them (by "
+        "default they are made inline, as the processing worker makes them)",
+    )
     arguments = parser.parse_args()
-    result = uvloop.run(run(arguments.messages, arguments.group, arguments.batch))
+    result = uvloop.run(
+        run(arguments.messages, arguments.group, arguments.batch, arguments.sqlite_thread)
+    )
     for phase in ("intake", "processing"):
         figures = result[phase]
         print(

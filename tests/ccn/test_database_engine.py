@@ -3,12 +3,15 @@ spent on one that has none."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alephnet.ccn.db.engine import create_engine
+from alephnet.ccn.db.engine import InlineSqlite, create_engine
 
 
 async def _created(tmp_path: Path) -> AsyncEngine:
@@ -60,3 +63,31 @@ async def test_a_committed_connection_returns_without_a_rollback(tmp_path: Path)
             assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
     finally:
         await engine.dispose()
+
+
+async def test_an_inline_engine_runs_sqlite_in_the_loop_thread(tmp_path: Path) -> None:
+    """The processing worker's engine: the same statements and transactions, no thread."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/node.sqlite3", sqlite_inline=True)
+    threads_before = threading.active_count()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 1}, {"n": 2}])
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.driver_connection, InlineSqlite)
+            journal = await connection.execute(text("PRAGMA journal_mode"))
+            assert journal.scalar_one() == "wal"
+        with pytest.raises(OperationalError, match="no such table"):
+            await _insert_then_fail(engine)
+        async with engine.connect() as connection:
+            total = await connection.execute(text("SELECT sum(n) FROM t"))
+            assert total.scalar_one() == 3  # the failed transaction was rolled back whole
+        assert threading.active_count() == threads_before
+    finally:
+        await engine.dispose()
+
+
+async def _insert_then_fail(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t VALUES (3)"))
+        await connection.execute(text("INSERT INTO missing VALUES (1)"))

@@ -190,7 +190,7 @@ async def _serve() -> None:
     reader, writer = await _node_channel()
     settings = CcnSettings.model_validate_json(await reader.readline())
     logging.getLogger().setLevel(settings.log_level.upper())
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, sqlite_inline=True)
     store = FileStore(settings.files_dir)
     files, content = content_sources(settings, store, network_clients)
     wake = asyncio.Event()
