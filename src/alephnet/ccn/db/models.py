@@ -80,7 +80,7 @@ class PendingMessageRow(Base):
     __tablename__ = "pending_messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    item_hash: Mapped[str] = mapped_column(HASH, index=True)
+    item_hash: Mapped[str] = mapped_column(HASH)
     sender: Mapped[str] = mapped_column(Text)
     signature: Mapped[str | None] = mapped_column(Text)
     message: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
@@ -90,7 +90,8 @@ class PendingMessageRow(Base):
     retries: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
-        Index("ux_pending_identity", "sender", "item_hash", "signature", unique=True),
+        # Led by the hash, it also serves every look-up by hash (one index to write, not two).
+        Index("ux_pending_identity", "item_hash", "sender", "signature", unique=True),
         Index("ix_pending_next_attempt", "next_attempt", "id"),
     )
 
