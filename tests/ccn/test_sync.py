@@ -122,6 +122,7 @@ async def sync_network(
                 sync_timeout=10,
                 peers=[f"http://{peer}.test" for peer in names],
                 sync_interval=NEVER,
+                sync_first_round_delay=NEVER,
             )
             manager = await stack.enter_async_context(
                 LifespanManager(create_app(settings, clients))

@@ -248,9 +248,16 @@ class ScriptedReconciler:
         return PeerRound(peer, cut_short=len(self.times) <= self.behind)
 
 
-async def run_service(reconciler: ScriptedReconciler, rounds: int, interval: float) -> list[float]:
+async def run_service(
+    reconciler: ScriptedReconciler, rounds: int, interval: float, first_round_delay: float = 0.0
+) -> list[float]:
     """Seconds from the start of the service to each of its first `rounds` rounds."""
-    service = SyncService(reconciler, ["http://a.test"], interval)  # type: ignore[arg-type]
+    service = SyncService(
+        reconciler,  # type: ignore[arg-type]
+        ["http://a.test"],
+        interval,
+        first_round_delay,
+    )
     started = time.monotonic()
     service.start()
     try:
@@ -263,9 +270,16 @@ async def run_service(reconciler: ScriptedReconciler, rounds: int, interval: flo
 
 async def test_rounds_cut_short_are_followed_at_once_then_the_interval_applies() -> None:
     offsets = await run_service(ScriptedReconciler(behind=3), rounds=5, interval=0.5)
-    assert offsets[0] >= 0.5
+    assert offsets[0] < 0.3  # the first round at once
     assert offsets[3] - offsets[0] < 0.3  # three rounds right after the first
     assert offsets[4] - offsets[3] >= 0.5  # caught up: the interval again
+
+
+async def test_the_first_round_waits_the_configured_delay() -> None:
+    (first,) = await run_service(
+        ScriptedReconciler(behind=0), rounds=1, interval=5, first_round_delay=0.3
+    )
+    assert first >= 0.3
 
 
 async def test_a_round_waits_while_processing_drains_the_pending_queue() -> None:
@@ -274,7 +288,7 @@ async def test_a_round_waits_while_processing_drains_the_pending_queue() -> None
     draining = ScriptedReconciler(behind=0, backlogs=[400, 300, 200, 90])
     (first,) = await run_service(draining, rounds=1, interval=0.1)
     assert len(draining.looks) == 5
-    assert first >= 0.1 + 4 * BACKLOG_POLL
+    assert first >= 4 * BACKLOG_POLL
     stuck = ScriptedReconciler(behind=0, backlogs=[400, 400])
     (first,) = await run_service(stuck, rounds=1, interval=0.1)
     assert len(stuck.looks) == 2

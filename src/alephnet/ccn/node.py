@@ -120,7 +120,10 @@ def _sync_service(
     if not settings.peers and not settings.p2p:
         return None
     service = SyncService(
-        Reconciler(sessions, intake, clients), settings.peers, settings.sync_interval
+        Reconciler(sessions, intake, clients),
+        settings.peers,
+        settings.sync_interval,
+        settings.sync_first_round_delay,
     )
     service.start()
     return service

@@ -50,6 +50,9 @@ class CcnSettings(NodeSettings):
         description="HTTP API URLs of other CCNs to reconcile with (anti-entropy sync)",
     )
     sync_interval: float = Field(default=5.0, gt=0, description="seconds between sync rounds")
+    sync_first_round_delay: float = Field(
+        default=0.0, ge=0, description="seconds from start to the first sync round"
+    )
     p2p: bool = Field(default=False, description="gossip with other CCNs over libp2p")
     p2p_port: int = Field(default=4025, ge=0, le=65535, description="libp2p TCP port (0: any)")
     bootstrap_peers: list[str] = Field(

@@ -33,10 +33,17 @@ class SyncCounts:
 
 
 class SyncService:
-    def __init__(self, reconciler: Reconciler, peers: Sequence[str], interval: float) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        peers: Sequence[str],
+        interval: float,
+        first_round_delay: float = 0.0,
+    ) -> None:
         self._reconciler = reconciler
         self._peers = list(peers)
         self._interval = interval
+        self._first_round_delay = first_round_delay
         self._task: asyncio.Task[None] | None = None
         self._first = 0
         self.counts = SyncCounts()
@@ -94,10 +101,11 @@ class SyncService:
         return self._peers[first:] + self._peers[:first]
 
     async def _run_forever(self) -> None:
-        """The first round waits one interval too: a node just started has its API to bring up.
-        A round cut short by its quota is followed by the next as soon as processing has
-        room for more (`_wait_for_processing`): no idle wait while this node is behind."""
-        await asyncio.sleep(self._interval)
+        """The first round starts at once by default: a node that was down has its catch-up
+        to begin (its API serves meanwhile). A round cut short by its quota is followed by the
+        next as soon as processing has room for more (`_wait_for_processing`): no idle wait
+        while this node is behind."""
+        await asyncio.sleep(self._first_round_delay)
         behind = False
         while True:
             if not self.paused:
