@@ -10,7 +10,8 @@ Then, for each mode, a fresh node B is launched with A as its only peer (sync ev
 `worker` runs B's processing in its own process (`processing_process`), `single` runs it in
 the node's process. While B catches up, the run samples B's replicated count, its pending
 queue and the latency of a read of its API (`messages.json`, 20 per page), and at the end
-reports the CPU each process spent per message (B, B's worker, A serving the pulls) and B's
+reports the CPU each process spent per message (B, B's worker, A serving the pulls), the rate
+two idle cores would sustain at those costs (A's included: here it shares them), and B's
 own split of its sync rounds (time in digests, listings, reading from the peer, the intake),
 parsed from its log. The machine is shared: compare modes of the same run, and read the CPU
 figures. Writes bench/results/catch_up.json. Target: >= 3 000 msg/s.
@@ -34,7 +35,7 @@ from tests.ccn.traffic import Traffic, presigned_posts
 
 from alephnet.ccn.sync.digest import FULL_RANGE
 from alephnet.devnet.processes import CcnProcess
-from bench.ingest import PROCESSING_PROCESS_VARIABLE, CpuTimes
+from bench.ingest import PROCESSING_PROCESS_VARIABLE, CpuTimes, cpu_bound_rate
 from bench.report import report
 
 SYNC_INTERVAL_VARIABLE = "ALEPHNET_CCN_SYNC_INTERVAL"
@@ -149,6 +150,7 @@ async def catch_up_once(a: CcnProcess, folder: Path, mode: str, count: int) -> d
     finally:
         await b.terminate(30)
     api = samples.api_ms or [0.0]
+    costs = [1000 * seconds / count for seconds in (b_cpu.node, b_cpu.children, a_cpu.node)]
     return {
         "messages": count,
         "seconds": round(elapsed, 1),
@@ -157,9 +159,8 @@ async def catch_up_once(a: CcnProcess, folder: Path, mode: str, count: int) -> d
         "seconds_to_api_up": round(up, 1),
         "seconds_to_25_50_75_100_percent": list(samples.milestones.values()),
         "api_latency_ms_p50_p95_max": [percentile(api, 0.5), percentile(api, 0.95), max(api)],
-        "cpu_ms_per_msg_b_node_b_worker_a": [
-            round(1000 * seconds / count, 3) for seconds in (b_cpu.node, b_cpu.children, a_cpu.node)
-        ],
+        "cpu_ms_per_msg_b_node_b_worker_a": [round(cost, 3) for cost in costs],
+        "cpu_bound_msg_per_s_on_2_idle_cores": cpu_bound_rate(costs),
         "seconds_until_all_pulled": samples.all_pulled,
         "b_node_cpu_s_start_pulling_rest": b_node_phases(
             cpu_when_up, samples.cpu_when_pulled, b_cpu
