@@ -18,13 +18,20 @@ from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.post import PostHandler
 from alephnet.ccn.payments.balances import Unmetered
-from alephnet.ccn.pipeline.content import LocalContent
+from alephnet.ccn.pipeline.content import ContentSource, LocalContent
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.pipeline.intake import MessageIntake
 from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
 from alephnet.ccn.storage import FileStore
-from alephnet.protocol import EvmSigner, MessageType, parse_message
+from alephnet.protocol import (
+    EvmSigner,
+    ItemType,
+    MessageType,
+    PendingMessage,
+    build_message,
+    parse_message,
+)
 from alephnet.protocol.content import PostContent
 from tests.ccn.conftest import post_message
 from tests.ccn.databases import fresh_database_url
@@ -49,13 +56,17 @@ async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
 
 
 def _processor(
-    sessions: SessionFactory, tmp_path: Path, intake: MessageIntake, gate: WriteGate
+    sessions: SessionFactory,
+    tmp_path: Path,
+    intake: MessageIntake,
+    gate: WriteGate,
+    content: ContentSource | None = None,
 ) -> MessageProcessor:
     return MessageProcessor(
         sessions,
         {MessageType.POST: ExplodingPostHandler()},
         MessageEvents(),
-        LocalContent(FileStore(tmp_path / "files")),
+        content or LocalContent(FileStore(tmp_path / "files")),
         Unmetered(),
         intake.queued,
         gate,
@@ -172,3 +183,46 @@ async def test_a_rejected_hash_sent_again_and_processed_keeps_no_rejection(
     assert await _status(sessions, good["item_hash"]) == "processed"
     async with sessions() as session:
         assert await get_rejected(session, good["item_hash"]) is None
+
+
+class HeldContent:
+    """Content that arrives only when the test says so, as a slow peer would give it."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.fetching = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def fetch(self, message: PendingMessage) -> bytes:
+        self.fetching.set()
+        await self.release.wait()
+        return self.content
+
+
+async def test_a_content_fetch_does_not_hold_the_write_gate(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """A message's content is fetched (from peers, possibly slowly) before its batch takes the
+    write gate: meanwhile the intake still commits, and so acknowledges."""
+    signer = EvmSigner(bytes(range(1, 33)))
+    body = {"address": signer.address, "time": 1.0, "content": {"far": True}, "type": "note"}
+    stored = build_message(signer, MessageType.POST, body, item_type=ItemType.STORAGE)
+    content = HeldContent(stored.item_content.encode())
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        await intake.submit(parse_message(stored.message), origin="test")
+        processor = _processor(sessions, tmp_path, intake, gate, content)
+        batch = asyncio.create_task(processor.process_ready_batch())
+        await asyncio.wait_for(content.fetching.wait(), timeout=5)
+        later = post_message(signer, {"n": "later"})
+        accepted = await asyncio.wait_for(intake.submit(parse_message(later), "test"), 5)
+        assert accepted.queued
+    finally:
+        content.release.set()
+        await intake.stop()
+    assert await batch == 1
+    assert await processor.process_ready_batch() == 1
+    assert await _status(sessions, stored.message["item_hash"]) == "processed"
+    assert await _status(sessions, later["item_hash"]) == "processed"

@@ -2,7 +2,9 @@
 
 Messages are processed in batches: one transaction per batch (one commit, one fsync) with a
 savepoint per message, so a bad message rolls back only itself. Within a batch messages run in
-order, so an amend can follow its original in the same batch.
+order, so an amend can follow its original in the same batch. What depends on a message alone
+(parsing it, verifying its signature, fetching its content) is worked out before the batch
+takes the write gate.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from alephnet.ccn.db.accessors.pending import (
     delete_pending_for,
     delete_pending_ids,
     next_attempt_time,
+    pending_states,
     postpone,
     ready_pending,
 )
@@ -54,6 +57,7 @@ from alephnet.protocol.errors import (
     MessageError,
     RetryMessage,
 )
+from alephnet.protocol.message import PendingMessage
 from alephnet.protocol.parsing import parse_content, parse_message
 
 logger = logging.getLogger(__name__)
@@ -73,6 +77,16 @@ of a batch are inserted by one executemany, whose parameter sets must share thei
 
 
 @dataclass(frozen=True, slots=True)
+class Decoded:
+    """A pending message parsed, its signature verified and its content at hand: all of it
+    depends on the message alone, so it is worked out before the batch takes the write gate."""
+
+    message: PendingMessage
+    content: Any
+    raw_content: str
+
+
+@dataclass(frozen=True, slots=True)
 class PendingSnapshot:
     """A pending row's values, read as plain columns: no ORM object to build, and none that a
     rolled-back savepoint could expire."""
@@ -86,13 +100,19 @@ class PendingSnapshot:
     """The hash's status when the batch began (None: no status row). A rejected hash sent
     again counts as rejected until it settles: the intake marked it pending, but its
     rejection is still on record, to be cleared if it is processed."""
+    decoded: Decoded | Exception
+    """The message decoded, or why it could not be."""
 
     @classmethod
-    def of(cls, row: Row[Any]) -> PendingSnapshot:
-        status = row.status
-        if row.rejected and status == MessageStatus.PENDING:
+    def of(
+        cls, row: Row[Any], state: tuple[str | None, bool], decoded: Decoded | Exception
+    ) -> PendingSnapshot:
+        status, rejected = state
+        if rejected and status == MessageStatus.PENDING:
             status = MessageStatus.REJECTED.value
-        return cls(row.id, row.item_hash, row.message, row.retries, row.reception_time, status)
+        return cls(
+            row.id, row.item_hash, row.message, row.retries, row.reception_time, status, decoded
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,36 +205,61 @@ class MessageProcessor:
     async def _process_next_batch(self) -> BatchOutcome:
         """One batch of the messages due now.
 
-        The batch is one transaction, from reading the due rows (and their statuses) to the
-        commit, within the write gate: no other writer changes a status between the read and
-        the batch's writes, and the read costs no transaction of its own. Its fast path takes
-        no savepoints: each message's checks only read, so a message failing them leaves
-        nothing to undo, and its writes come after. Should a write fail anyway (a handler bug,
-        a constraint), the batch is rolled back and replayed with a savepoint per message, so
-        one bad message never blocks the others.
+        The due rows are read and decoded first, outside the write gate: parsing, signature
+        recovery and content fetches are a third of a message's processing, and the intake's
+        commits wait for the gate (its acknowledgements with them). Only this processor
+        changes or deletes pending rows, so the rows stay as read.
+
+        Then the batch is one transaction within the write gate, from reading the statuses of
+        the decoded rows' hashes to the commit: no other writer changes a status between that
+        read and the batch's writes. Its fast path takes no savepoints: each message's checks
+        only read, so a message failing them leaves nothing to undo, and its writes come
+        after. Should a write fail anyway (a handler bug, a constraint), the batch is rolled
+        back and replayed with a savepoint per message, so one bad message never blocks the
+        others.
         """
+        due = await self._decoded_due()
+        if not due:
+            return BatchOutcome()
         snapshots: list[PendingSnapshot] = []
         async with self._sessions() as session, self._gate.writing(yielding=True):
             try:
                 async with session.begin():
-                    rows = await ready_pending(session, time.time(), self._fetch_size)
-                    snapshots = [PendingSnapshot.of(row) for row in rows]
-                    outcome = (
-                        await self._run_batch(session, snapshots, careful=False)
-                        if snapshots
-                        else BatchOutcome()
-                    )
+                    states = await pending_states(session, [row.id for row, _ in due])
+                    snapshots = [
+                        PendingSnapshot.of(row, states[row.id], decoded)
+                        for row, decoded in due
+                        if row.id in states
+                    ]
+                    outcome = await self._run_batch(session, snapshots, careful=False)
             except _WriteFailed:
                 logger.warning("a write failed in a batch; replaying it message by message")
                 session.expunge_all()
                 async with session.begin():
                     outcome = await self._run_batch(session, snapshots, careful=True)
-        if not snapshots:
-            return outcome
         self._publish(outcome)
-        outcome.drained = len(snapshots) < self._fetch_size and outcome.handled == len(snapshots)
-        self._adapt_fetch_size(outcome.handled, len(snapshots))
+        outcome.drained = len(due) < self._fetch_size and outcome.handled == len(snapshots)
+        self._adapt_fetch_size(outcome.handled, len(due))
         return outcome
+
+    async def _decoded_due(self) -> list[tuple[Row[Any], Decoded | Exception]]:
+        async with self._sessions() as session:
+            rows = await ready_pending(session, time.time(), self._fetch_size)
+        return [(row, await self._decode(row.message)) for row in rows]
+
+    async def _decode(self, raw: dict[str, Any]) -> Decoded | Exception:
+        """What a message's checks need that depends on the message alone, or the error
+        that stops it (kept, to be raised when the message's turn comes)."""
+        try:
+            message = parse_message(raw)
+            verify_signature(message)
+            if message.item_type == ItemType.INLINE:
+                assert message.item_content is not None
+                return Decoded(message, message.content, message.item_content)
+            fetched = await self._content.fetch(message)
+            return Decoded(message, parse_content(message, fetched), fetched.decode())
+        except Exception as error:
+            return error
 
     def _adapt_fetch_size(self, handled: int, fetched: int) -> None:
         """Fetch about what the time budget lets a batch handle: rows loaded and left
@@ -312,22 +357,18 @@ class MessageProcessor:
         """Everything that decides whether the message is accepted; reads only.
 
         None means there is nothing to do: the hash is already processed (a copy)."""
-        message = parse_message(pending.message)
-        status = outcome.statuses.get(message.item_hash)
+        status = outcome.statuses.get(pending.item_hash)
         if status in (MessageStatus.PROCESSED, MessageStatus.REMOVING):
             return None
         if status == MessageStatus.FORGOTTEN:
-            raise ForgottenDuplicate(f"{message.item_hash} was forgotten and cannot come back")
-        verify_signature(message)
-        if message.item_type == ItemType.INLINE:
-            assert message.item_content is not None
-            assert message.content is not None
-            raw_content, content = message.item_content, message.content
-        else:
-            fetched = await self._content.fetch(message)
-            content = parse_content(message, fetched)
-            raw_content = fetched.decode()
-        incoming = IncomingMessage(message, content, raw_content, pending.reception_time)
+            raise ForgottenDuplicate(f"{pending.item_hash} was forgotten and cannot come back")
+        decoded = pending.decoded
+        if isinstance(decoded, Exception):
+            raise decoded
+        message = decoded.message
+        incoming = IncomingMessage(
+            message, decoded.content, decoded.raw_content, pending.reception_time
+        )
         handler = self._handlers[MessageType(message.type)]
         await handler.check_dependencies(session, incoming)
         await handler.check_permissions(session, incoming)

@@ -14,12 +14,7 @@ from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow, Rejected
 async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequence[Row[Any]]:
     """Rows due now, in the order they should be tried: oldest attempt time first. Plain
     columns (id, item_hash, message, retries, reception_time), not ORM objects: the processor
-    only reads them, and building objects for a whole batch costs more than the query.
-
-    Each row also carries its hash's current status (None if the hash has no status row) and
-    whether a rejection of the hash is on record (`rejected`: a rejected hash sent again is
-    pending, and its rejection is cleared once it is processed), which the processor needs for
-    every message: joined here, they cost no query of their own."""
+    only reads them, and building objects for a whole batch costs more than the query."""
     result = await session.execute(
         select(
             PendingMessageRow.id,
@@ -27,16 +22,33 @@ async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequen
             PendingMessageRow.message,
             PendingMessageRow.retries,
             PendingMessageRow.reception_time,
-            MessageStatusRow.status,
-            RejectedMessageRow.item_hash.is_not(None).label("rejected"),
         )
-        .outerjoin(MessageStatusRow, MessageStatusRow.item_hash == PendingMessageRow.item_hash)
-        .outerjoin(RejectedMessageRow, RejectedMessageRow.item_hash == PendingMessageRow.item_hash)
         .where(PendingMessageRow.next_attempt <= now)
         .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
         .limit(limit)
     )
     return result.all()
+
+
+async def pending_states(
+    session: AsyncSession, ids: list[int]
+) -> dict[int, tuple[str | None, bool]]:
+    """For each pending row still queued among `ids`: its hash's current status (None if the
+    hash has no status row) and whether a rejection of the hash is on record (a rejected hash
+    sent again is pending, and its rejection is cleared once it is processed)."""
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(
+            PendingMessageRow.id,
+            MessageStatusRow.status,
+            RejectedMessageRow.item_hash.is_not(None).label("rejected"),
+        )
+        .outerjoin(MessageStatusRow, MessageStatusRow.item_hash == PendingMessageRow.item_hash)
+        .outerjoin(RejectedMessageRow, RejectedMessageRow.item_hash == PendingMessageRow.item_hash)
+        .where(PendingMessageRow.id.in_(ids))
+    )
+    return {row.id: (row.status, bool(row.rejected)) for row in result}
 
 
 async def next_attempt_time(session: AsyncSession) -> float | None:
