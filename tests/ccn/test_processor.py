@@ -55,16 +55,31 @@ async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
         await engine.dispose()
 
 
+class WatchedPostHandler(PostHandler):
+    """Tells when it checks a message: a batch's reads, before any of its writes."""
+
+    def __init__(self, checks_files: bool) -> None:
+        self.checks_files = checks_files
+        self.checking = asyncio.Event()
+
+    async def check_dependencies(
+        self, session: AsyncSession, incoming: IncomingMessage[PostContent]
+    ) -> None:
+        self.checking.set()
+        await super().check_dependencies(session, incoming)
+
+
 def _processor(
     sessions: SessionFactory,
     tmp_path: Path,
     intake: MessageIntake,
     gate: WriteGate,
     content: ContentSource | None = None,
+    handler: PostHandler | None = None,
 ) -> MessageProcessor:
     return MessageProcessor(
         sessions,
-        {MessageType.POST: ExplodingPostHandler()},
+        {MessageType.POST: handler or ExplodingPostHandler()},
         MessageEvents(),
         content or LocalContent(FileStore(tmp_path / "files")),
         Unmetered(),
@@ -226,3 +241,51 @@ async def test_a_content_fetch_does_not_hold_the_write_gate(
     assert await processor.process_ready_batch() == 1
     assert await _status(sessions, stored.message["item_hash"]) == "processed"
     assert await _status(sessions, later["item_hash"]) == "processed"
+
+
+async def _queued_posts(sessions: SessionFactory, gate: WriteGate, count: int) -> list[str]:
+    signer = EvmSigner(bytes(range(1, 33)))
+    intake = MessageIntake(sessions, gate)
+    intake.start()
+    try:
+        posts = [post_message(signer, {"n": n}) for n in range(count)]
+        await intake.submit_many([parse_message(raw) for raw in posts], origin="test")
+    finally:
+        await intake.stop()
+    return [raw["item_hash"] for raw in posts]
+
+
+async def test_a_batch_checks_its_messages_before_it_takes_the_write_gate(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """Only the batch's writes wait for another writer (an intake commit): its reads and
+    checks go on meanwhile."""
+    gate = WriteGate(exclusive=True)
+    hashes = await _queued_posts(sessions, gate, 3)
+    handler = WatchedPostHandler(checks_files=False)
+    processor = _processor(sessions, tmp_path, MessageIntake(sessions, gate), gate, None, handler)
+    async with gate.writing():
+        batch = asyncio.create_task(processor.process_ready_batch())
+        await asyncio.wait_for(handler.checking.wait(), timeout=5)
+        await asyncio.sleep(0.05)
+        assert not batch.done()
+        assert {await _status(sessions, item_hash) for item_hash in hashes} == {"pending"}
+    assert await asyncio.wait_for(batch, timeout=5) == 3
+    assert {await _status(sessions, item_hash) for item_hash in hashes} == {"processed"}
+
+
+async def test_a_batch_whose_checks_read_files_takes_the_write_gate_first(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """Uploads and the garbage collector write files and pins under the gate: a check that
+    reads them must not see a file that is gone by the time the batch writes."""
+    gate = WriteGate(exclusive=True)
+    await _queued_posts(sessions, gate, 2)
+    handler = WatchedPostHandler(checks_files=True)
+    processor = _processor(sessions, tmp_path, MessageIntake(sessions, gate), gate, None, handler)
+    async with gate.writing():
+        batch = asyncio.create_task(processor.process_ready_batch())
+        await asyncio.sleep(0.1)
+        assert not handler.checking.is_set()
+    assert await asyncio.wait_for(batch, timeout=5) == 2
+    assert handler.checking.is_set()

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import PoolResetState
 
+from alephnet.ccn.db.write_gate import take_gate_before_writes
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -44,6 +46,7 @@ def create_engine(url: str, sqlite_inline: bool = False) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
+    event.listen(engine.sync_engine, "before_cursor_execute", take_gate_before_writes)
     return engine
 
 

@@ -14,6 +14,11 @@ even runs, and acknowledgements would wait for many batches. So a writer about t
 announces itself with a shared lock on a second file; the processor, a bulk writer, takes
 that file exclusively (waits until no one is announced) before each batch, and cuts a batch
 short when someone is announced (`others_waiting`).
+
+A writer whose reads need not be ordered with the other writers' commits can take the gate
+at its first write instead (`from_first_write`): Python's sqlite3 begins a transaction only
+before a write, so until then each read sees the latest commit, and the other writers go on
+meanwhile. The engine's `take_gate_before_writes` hook takes the gate there.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 LOCK_FILE = "write.lock"
 ANNOUNCE_SUFFIX = ".waiting"
@@ -56,9 +63,53 @@ class WriteGate:
             finally:
                 os.close(descriptor)  # closing the file releases its lock
 
+    @asynccontextmanager
+    async def from_first_write(self, yielding: bool = False) -> AsyncIterator[None]:
+        """The gate, held from the block's first write statement (if any) to its end.
+
+        For a writer whose reads do not depend on what the other writers commit meanwhile
+        (the processor's, when no message of its batch reads files: only it writes what they
+        read). Its reads then run while another writer holds the gate; only its writes and
+        its commit are ordered."""
+        if self._lock is None:
+            yield
+            return
+        async with AsyncExitStack() as held:
+            first_write = _FirstWrite(lambda: held.enter_async_context(self.writing(yielding)))
+            token = _first_write.set(first_write)
+            try:
+                yield
+            finally:
+                _first_write.reset(token)
+
     def others_waiting(self) -> bool:
         """Whether a writer of another process waits for the gate."""
         return self._files is not None and self._files.announced()
+
+
+class _FirstWrite:
+    """The gate a `from_first_write` block takes at its first write."""
+
+    def __init__(self, enter: Callable[[], Awaitable[None]]) -> None:
+        self._enter = enter
+        self.taken = False
+
+    async def take(self) -> None:
+        await self._enter()
+        self.taken = True
+
+
+_first_write: ContextVar[_FirstWrite | None] = ContextVar("write_gate_first_write", default=None)
+
+
+def take_gate_before_writes(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    """`before_cursor_execute` hook of the node's engines: in a `from_first_write` block, any
+    statement but a SELECT first takes the gate. The hook runs in SQLAlchemy's greenlet, which
+    shares the calling task's context; `run_async` awaits the gate from there."""
+    first_write = _first_write.get()
+    if first_write is None or first_write.taken or statement.lstrip()[:6].upper() == "SELECT":
+        return
+    connection.connection.dbapi_connection.run_async(lambda _: first_write.take())
 
 
 class _GateFiles:

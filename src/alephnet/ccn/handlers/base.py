@@ -21,6 +21,11 @@ from alephnet.ccn.pipeline.permissions import WriteIntent, check_write_permissio
 
 
 class ContentHandler(ABC):
+    checks_files: bool = False
+    """Whether its checks read files or their pins, which uploads and the garbage collector
+    write too: a batch holding such a message takes the write gate before its first read, so
+    that no file goes between the check and the message's writes."""
+
     async def check_dependencies(
         self, session: AsyncSession, incoming: IncomingMessage[Any]
     ) -> None:

@@ -62,6 +62,8 @@ def _tag_of(incoming: IncomingMessage[StoreContent]) -> str:
 
 
 class StoreHandler(ContentHandler):
+    checks_files = True
+
     def __init__(
         self,
         file_source: FileSource,

@@ -49,6 +49,8 @@ class VolumeRef:
 
 
 class VmHandler(ContentHandler):
+    checks_files = True
+
     async def check_dependencies(
         self, session: AsyncSession, incoming: IncomingMessage[ExecutableContent]
     ) -> None:

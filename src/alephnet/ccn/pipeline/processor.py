@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,19 +211,18 @@ class MessageProcessor:
         commits wait for the gate (its acknowledgements with them). Only this processor
         changes or deletes pending rows, so the rows stay as read.
 
-        Then the batch is one transaction within the write gate, from reading the statuses of
-        the decoded rows' hashes to the commit: no other writer changes a status between that
-        read and the batch's writes. Its fast path takes no savepoints: each message's checks
-        only read, so a message failing them leaves nothing to undo, and its writes come
-        after. Should a write fail anyway (a handler bug, a constraint), the batch is rolled
-        back and replayed with a savepoint per message, so one bad message never blocks the
+        Then the batch is one transaction, which takes the write gate at its first write
+        (`_holding_gate`). Its fast path takes no savepoints: each message's checks only read,
+        so a message failing them leaves nothing to undo, and its writes come after. Should a
+        write fail anyway (a handler bug, a constraint), the batch is rolled back and replayed
+        with a savepoint per message, under the gate, so one bad message never blocks the
         others.
         """
         due = await self._decoded_due()
         if not due:
             return BatchOutcome()
         snapshots: list[PendingSnapshot] = []
-        async with self._sessions() as session, self._gate.writing(yielding=True):
+        async with self._sessions() as session, self._holding_gate(due):
             try:
                 async with session.begin():
                     states = await pending_states(session, [row.id for row, _ in due])
@@ -242,6 +241,24 @@ class MessageProcessor:
         outcome.drained = len(due) < self._fetch_size and outcome.handled == len(snapshots)
         self._adapt_fetch_size(outcome.handled, len(due))
         return outcome
+
+    def _holding_gate(
+        self, due: list[tuple[Row[Any], Decoded | Exception]]
+    ) -> AbstractAsyncContextManager[None]:
+        """The write gate for a batch, taken at its first write: what the batch reads before
+        it is written by this processor alone, so the intake's commits need not wait for the
+        batch's reads, checks and row building. The statuses are the exception, but the
+        intake only marks pending the hashes these rows already hold pending (or new ones).
+        A batch holding a message whose checks read files takes the gate first, as the
+        uploads and the garbage collector write them."""
+        if any(self._checks_files(decoded) for _, decoded in due):
+            return self._gate.writing(yielding=True)
+        return self._gate.from_first_write(yielding=True)
+
+    def _checks_files(self, decoded: Decoded | Exception) -> bool:
+        if isinstance(decoded, Exception):
+            return False
+        return self._handlers[MessageType(decoded.message.type)].checks_files
 
     async def _decoded_due(self) -> list[tuple[Row[Any], Decoded | Exception]]:
         """Decoding inline messages never waits: the event loop gets a turn every
