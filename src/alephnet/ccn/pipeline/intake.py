@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alephnet.ccn.db.accessors.pending import existing_identities
-from alephnet.ccn.db.accessors.status import get_statuses
+from alephnet.ccn.db.accessors.pending import statuses_and_identities
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow
 from alephnet.ccn.db.write_gate import WriteGate
@@ -131,12 +130,19 @@ class MessageIntake:
                 future.set_result(result)
 
     async def _commit(self, submissions: list[Submission]) -> list[Accepted]:
+        """The rows are built before the gate is taken: the gate orders what the group reads
+        and writes, and every moment it is held, the processor's writes wait."""
+        now = time.time()
+        rows = [_pending_row(submission, now) for submission in submissions]
         async with self._gate.writing(), self._sessions() as session, session.begin():
-            return await _enqueue(session, submissions)
+            return await _enqueue(session, submissions, rows, now)
 
 
-async def _enqueue(session: AsyncSession, submissions: list[Submission]) -> list[Accepted]:
-    """Add each submission to the queue unless its hash is already settled.
+async def _enqueue(
+    session: AsyncSession, submissions: list[Submission], rows: list[dict[str, Any]], now: float
+) -> list[Accepted]:
+    """Add each submission (its pending row in `rows`) to the queue unless its hash is already
+    settled.
 
     A hash already processed (or pending with the same signature) is not an error: the same
     message sent twice is answered with its current status. A rejected hash may be sent again.
@@ -144,14 +150,12 @@ async def _enqueue(session: AsyncSession, submissions: list[Submission]) -> list
     where the ORM would insert pending rows one by one to learn their ids.
     """
     hashes = [submission.message.item_hash for submission in submissions]
-    statuses = await get_statuses(session, hashes)
-    identities = await existing_identities(session, hashes)
-    now = time.time()
+    statuses, identities = await statuses_and_identities(session, hashes)
     pending_rows: list[dict[str, Any]] = []
     new_statuses: dict[str, dict[str, Any]] = {}
     revived: set[str] = set()
     results = []
-    for submission in submissions:
+    for submission, row in zip(submissions, rows, strict=True):
         message = submission.message
         status = statuses.get(message.item_hash)
         identity = (message.sender, message.item_hash, message.signature)
@@ -161,7 +165,7 @@ async def _enqueue(session: AsyncSession, submissions: list[Submission]) -> list
             results.append(Accepted(message.item_hash, MessageStatus(status), queued=False))
             continue
         identities.add(identity)
-        pending_rows.append(_pending_row(submission, now))
+        pending_rows.append(row)
         if status is None:
             new_statuses[message.item_hash] = {
                 "item_hash": message.item_hash,

@@ -58,15 +58,33 @@ async def next_attempt_time(session: AsyncSession) -> float | None:
     return result.scalar_one_or_none()
 
 
-async def existing_identities(
+Identity = tuple[str, str, str | None]
+"""A queued copy of a message: (sender, item_hash, signature)."""
+
+
+async def statuses_and_identities(
     session: AsyncSession, item_hashes: list[str]
-) -> set[tuple[str, str, str | None]]:
+) -> tuple[dict[str, str], set[Identity]]:
+    """The status of each known hash among `item_hashes`, and the identity of each copy
+    queued for them: what the intake checks a group against, in one query (every queued
+    hash has a status row)."""
     result = await session.execute(
         select(
-            PendingMessageRow.sender, PendingMessageRow.item_hash, PendingMessageRow.signature
-        ).where(PendingMessageRow.item_hash.in_(item_hashes))
+            MessageStatusRow.item_hash,
+            MessageStatusRow.status,
+            PendingMessageRow.sender,
+            PendingMessageRow.signature,
+        )
+        .outerjoin(PendingMessageRow, PendingMessageRow.item_hash == MessageStatusRow.item_hash)
+        .where(MessageStatusRow.item_hash.in_(item_hashes))
     )
-    return {(sender, item_hash, signature) for sender, item_hash, signature in result}
+    statuses: dict[str, str] = {}
+    identities: set[Identity] = set()
+    for item_hash, status, sender, signature in result:
+        statuses[item_hash] = status
+        if sender is not None:
+            identities.add((sender, item_hash, signature))
+    return statuses, identities
 
 
 async def delete_pending_for(session: AsyncSession, item_hashes: list[str]) -> None:
