@@ -14,6 +14,8 @@ from alephnet.protocol import (
     MessageError,
     MessageType,
     build_message,
+    parse_content,
+    parse_message,
     validate_message,
 )
 from tests.protocol.signers import KEY_A, KEY_B, SIGNER_FACTORIES
@@ -96,6 +98,27 @@ def test_non_finite_numbers_in_content_are_refused(value: float) -> None:
     with pytest.raises(MessageError, match="is not a JSON number") as caught:
         validate_message(message)
     assert caught.value.error_code == ErrorCode.INVALID_FORMAT
+
+
+def test_numbers_beyond_a_double_in_content_are_refused() -> None:
+    """1e400 is valid JSON text, but a double cannot hold it: it would be read as infinity."""
+    message = parse_message(_post())
+    with pytest.raises(MessageError, match="1e400 is beyond a double") as caught:
+        parse_content(message, '{"type": "t", "content": {"amount": 1e400}}')
+    assert caught.value.error_code == ErrorCode.INVALID_FORMAT
+
+
+@pytest.mark.parametrize(
+    "number", [10**30 + 7, -(2**70), 2**64, -(2**63) - 1, 2**63 - 1, 10**18 - 1]
+)
+def test_integers_in_content_are_read_exactly_whatever_their_size(number: int) -> None:
+    """orjson, which reads content, makes floats of integers beyond 64 bits: those are read
+    by the json module instead."""
+    message = parse_message(_post())
+    text = f'{{"type": "t", "content": {{"wei": [{number}], "label": "x{number}"}}}}'
+    content = parse_content(message, text)
+    assert content.content == {"wei": [number], "label": f"x{number}"}
+    assert type(content.content["wei"][0]) is int
 
 
 def test_null_escape_in_content_is_refused() -> None:

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from alephnet.protocol.content import CONTENT_MODELS, BaseContent, ProgramContent
@@ -24,6 +28,8 @@ from alephnet.protocol.message import PendingMessage
 
 MAX_INLINE_SIZE = 200_000
 NULL_ESCAPE = "\\u0000"
+LONG_DIGIT_RUN = re.compile(r"\d{19}")
+"""Nineteen digits in a row may be an integer beyond 64 bits, which orjson reads as a float."""
 
 
 def parse_message(raw: Any) -> PendingMessage:
@@ -56,7 +62,7 @@ def parse_content(message: PendingMessage, raw_content: str | bytes) -> BaseCont
     if NULL_ESCAPE in text or "\x00" in text:
         raise InvalidFormat("content contains a NUL character (\\u0000), which is refused")
     try:
-        document = json.loads(text, parse_constant=_refuse_constant)
+        document = decode_json(text, _CONTENT_DECODER.decode)
     except json.JSONDecodeError as error:
         raise InvalidFormat(f"content is not valid JSON: {error}") from error
     if not isinstance(document, dict):
@@ -73,6 +79,20 @@ def parse_content(message: PendingMessage, raw_content: str | bytes) -> BaseCont
     if isinstance(content, ProgramContent):
         _check_program_round_trip(content, document)
     return content
+
+
+def decode_json(text: str, fallback: Callable[[str], Any] = json.loads) -> Any:
+    """JSON text read by orjson, several times faster than the json module, except where the
+    two would read it differently: integers beyond 64 bits, which orjson turns into floats
+    (any run of 19 digits, even in a string, sends the text to `fallback`), and what orjson
+    refuses (lone surrogates, numbers beyond a double, invalid JSON), which `fallback`
+    decides and explains."""
+    if LONG_DIGIT_RUN.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return fallback(text)
 
 
 def error_details(error: ValidationError) -> list[dict[str, Any]]:
@@ -107,6 +127,19 @@ def _refuse_constant(name: str) -> Any:
     """NaN and Infinity are not JSON (RFC 8259): Python reads them, stricter parsers (the
     reference's, PostgreSQL's) do not, and no other node could store such content."""
     raise InvalidFormat(f"content is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    """A number beyond a double (1e400) would be read as infinity, stored as null."""
+    value = float(literal)
+    if math.isinf(value):
+        raise InvalidFormat(f"content is not valid JSON: {literal} is beyond a double")
+    return value
+
+
+_CONTENT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+"""Built once: `json.loads` with hooks builds a decoder per call, which costs as much as the
+decoding of a small content."""
 
 
 def _require_known_type(raw: dict[str, Any]) -> None:

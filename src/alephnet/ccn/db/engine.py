@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolResetState
 
 from alephnet.ccn.db.write_gate import take_gate_before_writes
+from alephnet.protocol.parsing import decode_json
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -41,6 +42,7 @@ def create_engine(url: str, sqlite_inline: bool = False) -> AsyncEngine:
         pool_pre_ping=not sqlite,
         pool_reset_on_return=None if sqlite else "rollback",
         json_serializer=json_text,
+        json_deserializer=decode_json,
         connect_args={"async_creator_fn": InlineSqlite.connect} if sqlite and sqlite_inline else {},
     )
     if engine.dialect.name == "sqlite":

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from alephnet.protocol.content import BaseContent
 from alephnet.protocol.message import PendingMessage
+from alephnet.protocol.parsing import decode_json
 
 ContentT = TypeVar("ContentT", bound=BaseContent, covariant=True)
 
@@ -34,7 +34,7 @@ class IncomingMessage(Generic[ContentT]):
     def content_document(self) -> dict[str, Any]:
         """The content as its author wrote it (never re-serialised by the model), with the
         `address` and `time` defaults that the envelope supplies."""
-        document: dict[str, Any] = json.loads(self.raw_content)
+        document: dict[str, Any] = decode_json(self.raw_content)
         document.setdefault("address", self.message.sender)
         document.setdefault("time", self.message.time)
         return document
