@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import Insert, Update, bindparam, event, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, ORMExecuteState, Session
 
@@ -69,14 +70,29 @@ class WriteBuffer:
         connection = session.connection()
         try:
             for model, rows in inserts.items():
-                connection.execute(insert(model), rows)
-            for (model, key, values), keys in updates.items():
-                connection.execute(update(model).where(key.in_(keys)).values(dict(values)))
+                connection.execute(_insert_statement(model), rows)
+            for group, keys in updates.items():
+                connection.execute(_update_statement(group), {"keys": keys})
         except Exception as error:
             raise BufferedWriteFailed(f"buffered writes failed: {error}") from error
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         self.flush_sync(state.session)
+
+
+@lru_cache(maxsize=64)
+def _insert_statement(model: type[DeclarativeBase]) -> Insert:
+    """Built once per table, like the updates below."""
+    return insert(model)
+
+
+@lru_cache(maxsize=64)
+def _update_statement(group: UpdateGroup) -> Update:
+    """Built once per table, key and values (a batch sets few distinct ones), the keys bound
+    as an expanding parameter: building the statement and its cache key for every batch
+    cost as much as parsing a message."""
+    model, key, values = group
+    return update(model).where(key.in_(bindparam("keys", expanding=True))).values(dict(values))
 
 
 @asynccontextmanager
