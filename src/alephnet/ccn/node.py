@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +14,6 @@ from alephnet.ccn.db.engine import SessionFactory, create_engine, create_session
 from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import LOCK_FILE, WriteGate
 from alephnet.ccn.handlers.registry import build_handlers
-from alephnet.ccn.p2p.service import GossipService, GossipSettings, create_gossip
 from alephnet.ccn.payments.balances import BalanceService, Unmetered
 from alephnet.ccn.peer_http import ClientFactory, network_clients
 from alephnet.ccn.pipeline.events import MessageEvents
@@ -26,6 +26,9 @@ from alephnet.ccn.storage import FileStore
 from alephnet.ccn.storage.gc import GarbageCollector
 from alephnet.ccn.sync.reconcile import Reconciler
 from alephnet.ccn.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from alephnet.ccn.p2p.service import GossipService
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +137,10 @@ async def _gossip_service(
 ) -> GossipService | None:
     if not settings.p2p:
         return None
+    # Imported here: py-libp2p and trio take ~0.17 s to import, which a node without gossip
+    # (most test nodes, a node catching up by sync alone) need not wait for.
+    from alephnet.ccn.p2p.service import GossipService, GossipSettings, create_gossip
+
     gossip = create_gossip(
         settings.data_dir, settings.host, settings.p2p_port, settings.bootstrap_peers
     )

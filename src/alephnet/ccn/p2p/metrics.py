@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from alephnet.ccn.p2p.service import GossipService
+if TYPE_CHECKING:
+    from alephnet.ccn.p2p.service import GossipService
 
 
 class GossipCollector(Collector):
