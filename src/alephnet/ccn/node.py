@@ -137,7 +137,7 @@ async def _gossip_service(
 ) -> GossipService | None:
     if not settings.p2p:
         return None
-    # Imported here: py-libp2p and trio take ~0.17 s to import, which a node without gossip
+    # Imported here: py-libp2p and trio take 0.1-0.17 s to import, which a node without gossip
     # (most test nodes, a node catching up by sync alone) need not wait for.
     from alephnet.ccn.p2p.service import GossipService, GossipSettings, create_gossip
 
