@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +18,28 @@ import httpx
 import pytest
 
 from alephnet.ccn.db.write_gate import WriteGate
+from alephnet.ccn.pipeline.processor_process import spawn_worker
 from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import PROCESSING_PROCESS_VARIABLE, post_message, publish
 from tests.ccn.databases import fresh_database_url
-from tests.ccn.node_process import NodeProcess, node_process
+from tests.ccn.node_process import NodeProcess, free_port, node_process
 
 RESTART_BOUND = 20.0
+EXIT_BOUND = 60.0
+
+# Runs `alephnet ccn run ARGS` with `spawn_worker` replaced by a spy that prints which of the
+# node's heavy modules are loaded when the CLI starts the worker, then stops the CLI.
+SPAWN_SPY = (
+    "import runpy, sys\n"
+    "import alephnet.ccn.pipeline.processor_process as processor_process\n"
+    "def spy():\n"
+    "    heavy = ('sqlalchemy', 'fastapi', 'alephnet.ccn.api.app')\n"
+    "    print([name for name in heavy if name in sys.modules])\n"
+    "    raise SystemExit(3)\n"
+    "processor_process.spawn_worker = spy\n"
+    "sys.argv = ['alephnet', 'ccn', 'run', *sys.argv[1:]]\n"
+    "runpy.run_module('alephnet', run_name='__main__')\n"
+)
 
 
 @pytest.fixture
@@ -119,3 +138,58 @@ async def test_a_cancelled_wait_does_not_keep_the_lock(tmp_path: Path) -> None:
     async with asyncio.timeout(5):
         async with WriteGate(True, lock).writing():
             pass
+
+
+def test_the_cli_starts_the_worker_before_importing_the_node_stack(tmp_path: Path) -> None:
+    """So that the worker's imports and the node's run side by side on two cores."""
+    completed = subprocess.run(
+        [sys.executable, "-c", SPAWN_SPY, "--data-dir", str(tmp_path / "ccn")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, PROCESSING_PROCESS_VARIABLE: "true"},
+        timeout=EXIT_BOUND,
+    )
+    assert completed.returncode == 3, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_worker_told_nothing_exits_quietly() -> None:
+    """A node that fails before handing the worker its settings closes its stdin."""
+    worker = spawn_worker()
+    assert worker.stdin is not None
+    worker.stdin.close()
+    assert worker.wait(timeout=EXIT_BOUND) == 0
+
+
+def processes_marked(marker: str) -> list[int]:
+    """The processes whose environment holds ALEPHNET_TEST_MARKER=`marker`."""
+    variable = f"ALEPHNET_TEST_MARKER={marker}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if variable in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_node_that_fails_to_start_leaves_no_worker(tmp_path: Path) -> None:
+    """The CLI starts the worker before the node's migrations; here they fail (no database
+    answers), and the worker must go with the node."""
+    marker = str(uuid.uuid4())
+    unreachable = f"postgresql+asyncpg://nobody:nothing@127.0.0.1:{free_port()}/none"
+    options = ["--data-dir", str(tmp_path / "ccn"), "--port", str(free_port())]
+    completed = subprocess.run(
+        [sys.executable, "-m", "alephnet", "ccn", "run", *options, "--database-url", unreachable],
+        capture_output=True,
+        text=True,
+        env={**os.environ, PROCESSING_PROCESS_VARIABLE: "true", "ALEPHNET_TEST_MARKER": marker},
+        timeout=EXIT_BOUND,
+    )
+    assert completed.returncode != 0
+    deadline = time.monotonic() + EXIT_BOUND
+    while processes_marked(marker):
+        assert time.monotonic() < deadline, "the worker outlived its node"
+        time.sleep(0.1)

@@ -19,8 +19,8 @@ from alephnet.ccn.peer_http import ClientFactory, network_clients
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.intake import MessageIntake
 from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
+from alephnet.ccn.pipeline.processor_process import ProcessorProcess, Worker
 from alephnet.ccn.pipeline.sources import content_sources
-from alephnet.ccn.pipeline.worker import ProcessorProcess
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
 from alephnet.ccn.storage.gc import GarbageCollector
@@ -51,11 +51,14 @@ class Node:
 
 @asynccontextmanager
 async def running_node(
-    settings: CcnSettings, clients: ClientFactory = network_clients
+    settings: CcnSettings,
+    clients: ClientFactory = network_clients,
+    worker: Worker | None = None,
 ) -> AsyncIterator[Node]:
     """Migrate the database, start intake and processing (sync when `settings.peers` are set,
     reaching them through `clients`; gossip when `settings.p2p`); on exit, finish in-flight
-    work."""
+    work. With `processing_process`, `worker` is a processing worker already started (see
+    `spawn_worker`); the node starts one otherwise."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_to_head(engine)
@@ -69,7 +72,7 @@ async def running_node(
     balances = Unmetered()
     processor: MessageProcessor | ProcessorProcess
     if settings.processing_process:
-        processor = ProcessorProcess(settings, events, intake.queued)
+        processor = ProcessorProcess(settings, events, intake.queued, worker)
     else:
         files, content = content_sources(settings, store, clients)
         processor = MessageProcessor(

@@ -54,9 +54,7 @@ def run(
     Settings come from defaults < --config TOML < ALEPHNET_CCN_* environment < these options.
     Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, queued messages are committed.
     """
-    # Imported here: the node's stack takes a second to import, which every other command of
-    # the CLI would otherwise pay.
-    from alephnet.ccn.api.app import create_app
+    from alephnet.ccn.pipeline.processor_process import spawn_worker
     from alephnet.ccn.settings import CcnSettings
 
     settings = load_settings(
@@ -73,8 +71,14 @@ def run(
         bootstrap_peers=bootstrap or None,
     )
     start_logging(settings.log_level)
+    # The processing worker imports its modules while this process imports the node's stack.
+    worker = spawn_worker() if settings.processing_process else None
+    # Imported here: the node's stack takes a second to import, which every other command of
+    # the CLI would otherwise pay.
+    from alephnet.ccn.api.app import create_app
+
     typer.echo(
         f"alephnet CCN on http://{settings.host}:{settings.port} "
         f"(API docs at /docs), data in {settings.data_dir}"
     )
-    serve(create_app(settings), settings.host, settings.port, settings.log_level)
+    serve(create_app(settings, worker=worker), settings.host, settings.port, settings.log_level)

@@ -33,6 +33,7 @@ from alephnet.ccn.api.request_checks import refuse_nul_characters
 from alephnet.ccn.api.telemetry import ApiTelemetry, gossip_metrics
 from alephnet.ccn.node import Node, running_node
 from alephnet.ccn.peer_http import ClientFactory, network_clients
+from alephnet.ccn.pipeline.processor_process import Worker
 from alephnet.ccn.settings import CcnSettings
 
 UPLOAD_PATHS = ("/api/v0/storage/add_file", "/api/v0/ipfs/add_file")
@@ -44,13 +45,18 @@ class State(TypedDict):
     telemetry: ApiTelemetry
 
 
-def create_app(settings: CcnSettings, clients: ClientFactory = network_clients) -> FastAPI:
-    """`clients` reach the peers (tests give clients bound to in-process apps)."""
+def create_app(
+    settings: CcnSettings,
+    clients: ClientFactory = network_clients,
+    worker: Worker | None = None,
+) -> FastAPI:
+    """`clients` reach the peers (tests give clients bound to in-process apps); `worker` is a
+    processing worker the CLI started early (`processing_process`)."""
     telemetry = ApiTelemetry()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
-        async with running_node(settings, clients) as node, gossip_metrics(node, telemetry):
+        async with running_node(settings, clients, worker) as node, gossip_metrics(node, telemetry):
             yield {"node": node, "telemetry": telemetry}
 
     app = FastAPI(
