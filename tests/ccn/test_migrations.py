@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from alephnet.ccn.db.engine import create_engine
-from alephnet.ccn.db.migrate import upgrade_to_head
+from alephnet.ccn.db.accessors.sync import replicated_digests, replicated_hash_times
+from alephnet.ccn.db.engine import create_engine, create_session_factory
+from alephnet.ccn.db.migrate import alembic_config, upgrade_to_head
 from alephnet.ccn.db.models import Base
+from alephnet.ccn.settings import CcnSettings
+from alephnet.ccn.sync.digest import FULL_RANGE, SLOT_WIDTH, TimeRange, digest_buckets
+from alephnet.protocol import EvmSigner
+from tests.ccn.conftest import post_message, publish
 from tests.ccn.databases import fresh_database_url
+from tests.ccn.message_builders import forget_message
 
 
 async def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
@@ -36,3 +45,29 @@ async def test_migrations_run_twice_without_harm(tmp_path: Path) -> None:
             await upgrade_to_head(engine)
         finally:
             await engine.dispose()
+
+
+async def test_the_digest_slots_are_filled_from_the_messages_already_held(
+    settings: CcnSettings, client: httpx.AsyncClient, signer: EvmSigner
+) -> None:
+    """Migration 0003 on a database holding messages (here: taken back to 0002, slots gone,
+    then up again)."""
+    now = time.time()
+    posts = [post_message(signer, {"n": n}, time=now - n * 0.3 * SLOT_WIDTH) for n in range(6)]
+    for message in [*posts, forget_message(signer, hashes=[posts[2]["item_hash"]])]:
+        assert (await publish(client, message)).status_code == 200
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0002"))
+        await upgrade_to_head(engine)
+        start, end = FULL_RANGE
+        async with create_session_factory(engine)() as session:
+            for span in TimeRange(start, end).split(16):
+                answered = await replicated_digests(session, span.start, span.end, 16)
+                rows = await replicated_hash_times(session, span.start, span.end)
+                assert answered == digest_buckets(rows, span.start, span.end, 16)
+            whole = await replicated_digests(session, start, end, 1)
+    finally:
+        await engine.dispose()
+    assert whole[0].count == len(posts) + 1

@@ -17,10 +17,20 @@ from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
 
 from alephnet.ccn.api.app import create_app
+from alephnet.ccn.db.accessors.sync import replicated_digests, replicated_hash_times
 from alephnet.ccn.node import Node
 from alephnet.ccn.peer_http import ClientFactory
 from alephnet.ccn.settings import CcnSettings
-from alephnet.ccn.sync.digest import EMPTY, FULL_RANGE, TimeRange, digest_buckets
+from alephnet.ccn.sync.digest import (
+    EMPTY,
+    FULL_RANGE,
+    SLOT_WIDTH,
+    TimeRange,
+    digest_buckets,
+    fold_into_slots,
+    on_slot_edges,
+    slot_buckets,
+)
 from alephnet.ccn.sync.pulls import RecentAttempts
 from alephnet.ccn.sync.reconcile import Reconciler, SyncLimits
 from alephnet.ccn.sync.service import SyncService
@@ -63,6 +73,50 @@ def test_a_missing_hash_changes_the_digest_and_empty_buckets_are_empty() -> None
 def test_rows_outside_the_range_are_refused() -> None:
     with pytest.raises(ValueError, match="outside"):
         digest_buckets(ROWS, 0, 50, 2)
+
+
+SPREAD = [
+    ("a" * 64, 0.0),
+    ("b" * 64, SLOT_WIDTH - 0.5),
+    ("c" * 64, float(SLOT_WIDTH)),
+    ("d" * 64, 3 * SLOT_WIDTH + 5.25),
+    ("e" * 64, float(1 << 29) + 1),
+    ("f" * 64, 1795645002.6121395),
+    ("0" * 64, FULL_RANGE[1] - 1),
+]
+"""Rows on and next to slot edges, in several buckets of every level."""
+SLOT_LEVELS = [
+    (TimeRange(*FULL_RANGE), 1),
+    (TimeRange(*FULL_RANGE), 16),
+    (TimeRange(*FULL_RANGE).split(16)[0], 16),
+    (TimeRange(0, 16 * SLOT_WIDTH), 16),
+    (TimeRange(3 * SLOT_WIDTH, 4 * SLOT_WIDTH), 1),
+]
+
+
+@pytest.mark.parametrize(("span", "parts"), SLOT_LEVELS)
+def test_slots_give_the_digests_of_their_rows(span: TimeRange, parts: int) -> None:
+    assert on_slot_edges(span.start, span.end, parts)
+    slots = [
+        (start, count, accumulator)
+        for start, (count, accumulator) in fold_into_slots(SPREAD).items()
+        if span.start <= start < span.end
+    ]
+    inside = [row for row in SPREAD if span.start <= row[1] < span.end]
+    assert slot_buckets(slots, span.start, span.end, parts) == digest_buckets(
+        inside, span.start, span.end, parts
+    )
+
+
+def test_only_buckets_of_whole_slots_are_on_slot_edges() -> None:
+    assert not on_slot_edges(0, SLOT_WIDTH, 16)
+    assert not on_slot_edges(0, 100, 1)
+    assert not on_slot_edges(SLOT_WIDTH / 2, 2 * SLOT_WIDTH, 1)
+    assert not on_slot_edges(0, 2 * FULL_RANGE[1], 2)
+
+
+def test_times_outside_the_replicated_range_fill_no_slot() -> None:
+    assert fold_into_slots([("a" * 64, -1.0), ("b" * 64, FULL_RANGE[1])]) == {}
 
 
 # --- in-process nodes --------------------------------------------------------------------
@@ -348,3 +402,35 @@ def test_recent_attempts_pause_and_forget_the_oldest() -> None:
     attempts.note("c", now=2.0)
     assert attempts.due("a", now=3.0)
     assert not attempts.due("c", now=3.0)
+
+
+async def digests_both_ways(node: Node, span: TimeRange, parts: int) -> tuple[Any, Any]:
+    """The node's digests of `span` as it answers them, and as its rows give them."""
+    async with node.sessions() as session:
+        answered = await replicated_digests(session, span.start, span.end, parts)
+        rows = await replicated_hash_times(session, span.start, span.end)
+    return answered, digest_buckets(rows, span.start, span.end, parts)
+
+
+async def test_processing_and_forgetting_keep_the_slots_equal_to_the_rows(
+    tmp_path: Path, signer: EvmSigner
+) -> None:
+    """Messages across several slots, one of them forgotten (it moves to the skeletons, still
+    in the replicated set), one rejected (not in it)."""
+    async with sync_network(tmp_path, {"a": []}) as nodes:
+        a = nodes["a"]
+        now = time.time()
+        posts = [post_message(signer, {"n": n}, time=now - n * 0.4 * SLOT_WIDTH) for n in range(8)]
+        forged = post_message(signer, {"n": "forged"})
+        forged["signature"] = posts[0]["signature"]
+        for message in posts:
+            await publish_ok(a, message)
+        assert (await publish(a.http, forged)).status_code == 422
+        await publish_ok(a, forget_message(signer, hashes=[posts[3]["item_hash"]]))
+        await wait_for_status(a.http, posts[3]["item_hash"], "forgotten")
+        whole = TimeRange(*FULL_RANGE)
+        recent = next(span for span in whole.split(16) if span.start <= now < span.end)
+        for span, parts in [(whole, 1), (whole, 16), (recent, 16)]:
+            answered, from_rows = await digests_both_ways(a.node, span, parts)
+            assert answered == from_rows
+        assert sum(bucket.count for bucket in answered) == len(posts) + 1

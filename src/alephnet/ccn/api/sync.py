@@ -13,12 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from alephnet.ccn.api.deps import NodeDep, SessionDep
-from alephnet.ccn.db.accessors.sync import (
-    live_envelopes,
-    replicated_hash_times,
-    replicated_hashes,
-)
-from alephnet.ccn.sync.digest import digest_buckets
+from alephnet.ccn.db.accessors.sync import live_envelopes, replicated_digests, replicated_hashes
 
 
 def refuse_when_isolated(node: NodeDep) -> None:
@@ -52,8 +47,7 @@ async def get_digest(
 ) -> dict[str, Any]:
     """`[count, digest]` for each of `buckets` equal parts of [start, end)."""
     _check_range(start, end)
-    rows = await replicated_hash_times(session, start, end)
-    digests = digest_buckets(rows, start, end, buckets)
+    digests = await replicated_digests(session, start, end, buckets)
     return {"buckets": [[bucket.count, bucket.digest] for bucket in digests]}
 
 

@@ -126,6 +126,23 @@ class ForgottenMessageRow(Base):
     forgotten_at: Mapped[float] = mapped_column(Float)
 
 
+class SyncDigestSlotRow(Base):
+    """The sync digest of the replicated messages whose time falls in [start, start +
+    SLOT_WIDTH) (`alephnet.ccn.sync.digest`): their count and the XOR of their hashes'
+    sha256, as four signed 64-bit words, most significant first (databases XOR integers, not
+    blobs). Updated with each processing batch; a FORGET moves a hash between two tables of
+    the replicated set and changes nothing here."""
+
+    __tablename__ = "sync_digest_slots"
+
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash_count: Mapped[int] = mapped_column(BigInteger)
+    digest_0: Mapped[int] = mapped_column(BigInteger)
+    digest_1: Mapped[int] = mapped_column(BigInteger)
+    digest_2: Mapped[int] = mapped_column(BigInteger)
+    digest_3: Mapped[int] = mapped_column(BigInteger)
+
+
 class PostRow(Base):
     """A POST; amends point at their original through `amends`, originals at their latest amend."""
 

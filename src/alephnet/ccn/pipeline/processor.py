@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,7 @@ from alephnet.ccn.db.accessors.pending import (
     ready_pending,
 )
 from alephnet.ccn.db.accessors.status import get_status, set_status
+from alephnet.ccn.db.accessors.sync import add_to_digest_slots
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.db.models import MessageRow, MessageStatusRow
 from alephnet.ccn.db.write_buffer import (
@@ -319,6 +320,7 @@ class MessageProcessor:
                     break
             try:
                 await buffer.flush(session)
+                await add_to_digest_slots(session, outcome.processed_hash_times())
                 await delete_pending_for(session, outcome.settled_hashes)
                 await delete_pending_ids(session, outcome.dropped_ids)
                 await session.flush()
@@ -481,6 +483,12 @@ class BatchOutcome:
     """The status of each hash of the batch, loaded with it in one query and kept up to date
     as messages settle (a copy later in the batch is then dropped): only what is committed
     with the batch, or with a message's savepoint, is recorded here."""
+
+    def processed_hash_times(self) -> Iterator[tuple[str, float]]:
+        """What joins the replicated set with this batch: the messages it processed."""
+        for result in self.results:
+            if result.status == MessageStatus.PROCESSED and result.message is not None:
+                yield result.item_hash, result.message["time"]
 
     def add(self, result: ProcessingResult) -> None:
         self.results.append(result)

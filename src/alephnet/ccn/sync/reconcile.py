@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from alephnet.ccn.db.accessors.pending import count_pending
 from alephnet.ccn.db.accessors.status import get_statuses
-from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_hash_times
+from alephnet.ccn.db.accessors.sync import ReplicatedHash, replicated_digests
 from alephnet.ccn.db.engine import SessionFactory
 from alephnet.ccn.peer_http import ClientFactory
 from alephnet.ccn.pipeline.intake import MessageIntake
-from alephnet.ccn.sync.digest import FULL_RANGE, Bucket, TimeRange, digest_buckets
+from alephnet.ccn.sync.digest import FULL_RANGE, Bucket, TimeRange
 from alephnet.ccn.sync.peer_api import PeerApi, RouteMissing
 from alephnet.ccn.sync.pulls import Cursor, PeerRound, Pulls, RecentAttempts
 from alephnet.protocol.enums import MessageStatus
@@ -172,8 +172,7 @@ class Reconciler:
 
     async def _digest(self, span: TimeRange, parts: int) -> list[Bucket]:
         async with self._sessions() as session:
-            rows = await replicated_hash_times(session, span.start, span.end)
-        return digest_buckets(rows, span.start, span.end, parts)
+            return await replicated_digests(session, span.start, span.end, parts)
 
     async def _list(self, api: PeerApi, span: TimeRange, pulls: Pulls, report: PeerRound) -> None:
         """Pull the listed hashes missing here. A listing cut short (more messages than a
