@@ -46,12 +46,14 @@ class NodeProcess(CcnProcess):
         super().launch()
 
     async def wait_until_refusing(self, timeout: float) -> None:
-        """Return once the node refuses new connections: it has begun its shutdown."""
+        """Return once the node refuses new connections: it has begun its shutdown. A
+        connection reset while connecting says the same: the node closed its listening socket
+        with that connection still in its backlog."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, ConnectionResetError):
                 return
             writer.close()
             await writer.wait_closed()
