@@ -144,6 +144,24 @@ async def test_notify_refuses_what_cannot_run_as_an_instance(tmp_path: Path) -> 
         assert crn.executor.instances == []  # type: ignore[attr-defined]
 
 
+async def test_an_instance_pinned_to_another_node_is_refused(tmp_path: Path) -> None:
+    """`requirements.node.node_hash` names the CRN a user placed the instance on (the
+    reference's notify checks it against the node's own hash)."""
+    this_node, other_node = "ab" * 32, "cd" * 32
+    async with crn_app(tmp_path, executor=FakeVmExecutor(), node_hash=this_node) as crn:
+        crn.ccn.add_store(ROOTFS_REF, IMAGE)
+        crn.ccn.add_instance(INSTANCE, requirements={"node": {"node_hash": other_node}})
+        crn.ccn.add_instance(OTHER, requirements={"node": {"node_hash": this_node}})
+
+        refused = await crn.client.post(NOTIFY, json={"instance": INSTANCE})
+        assert refused.status_code == 400
+        assert f"is for node {other_node}; this node is {this_node}" in refused.json()["error"]
+        accepted = await crn.client.post(NOTIFY, json={"instance": OTHER})
+        assert accepted.status_code == 200, accepted.text
+        assert (await crn.client.get("/status/config")).json()["node_hash"] == this_node
+        assert [execution.spec.vm_hash for execution in crn.executor.instances] == [OTHER]  # type: ignore[attr-defined]
+
+
 async def test_a_sandbox_node_refuses_instances(tmp_path: Path) -> None:
     scheduler = EvmSigner.generate()
     async with crn_app(tmp_path, authorized_allocation_signers=[scheduler.address]) as crn:

@@ -54,6 +54,12 @@ class CrnSettings(NodeSettings):
     domain: str = Field(
         default="localhost", description="programs answer at {hash}.vm.{domain} too"
     )
+    node_hash: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description="this CRN's item hash on the network (its registration): instances pinned "
+        "to another node (requirements.node.node_hash) are refused",
+    )
     spare_sandboxes: int = Field(
         default=1,
         ge=0,

@@ -7,7 +7,8 @@
   (reference §2.3), are forwarded from free ports of the host's 127.0.0.1. An instance keeps
   the host ports it was given while the CRN runs, so a reboot does not move them.
 - What this node cannot run is refused before anything starts (`NotAnInstance`, a 400):
-  confidential VMs, GPUs.
+  confidential VMs, GPUs, and instances pinned to another node (`requirements.node.node_hash`,
+  checked when the CRN knows its own `node_hash`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class InstancePreparer:
         self._host_ports: dict[str, dict[int, int]] = {}
 
     async def prepare(self, vm_hash: str) -> PreparedInstance:
-        content = instance_content(vm_hash, await self._source.message(vm_hash))
+        message = await self._source.message(vm_hash)
+        content = instance_content(vm_hash, message, self._settings.node_hash)
         owner, parent = content.address, content.rootfs.parent
         parent_image, volumes, guest_ports = await asyncio.gather(
             self._source.store_file(parent.ref, owner, parent.use_latest),
@@ -98,12 +100,19 @@ class InstancePreparer:
         return forwarded
 
 
-def instance_content(vm_hash: str, message: dict[str, Any]) -> InstanceContent:
+def instance_content(
+    vm_hash: str, message: dict[str, Any], node_hash: str | None = None
+) -> InstanceContent:
+    """The instance's content, if this node (`node_hash`, when it knows it) may run it."""
     content = vm_content(vm_hash, message, InstanceContent, NotAnInstance)
     if content.environment.trusted_execution is not None:
         raise NotAnInstance(f"{vm_hash} is a confidential instance: this node runs none")
-    if content.requirements is not None and content.requirements.gpu:
+    requirements = content.requirements
+    if requirements is not None and requirements.gpu:
         raise NotAnInstance(f"{vm_hash} asks for a GPU: this node has none")
+    pinned = requirements.node.node_hash if requirements and requirements.node else None
+    if pinned is not None and node_hash is not None and pinned != node_hash:
+        raise NotAnInstance(f"{vm_hash} is for node {pinned}; this node is {node_hash}")
     return content
 
 

@@ -20,7 +20,7 @@ async def config(node: NodeDep) -> dict[str, Any]:
     settings = node.settings
     return {
         "DOMAIN_NAME": settings.domain,
-        "node_hash": None,
+        "node_hash": settings.node_hash,
         "node_address": node.account.address,
         "version": __version__,
         "executor": settings.executor,
