@@ -37,7 +37,9 @@ FILES = VmFiles(Path("/w/channel.sock"), Path("/w/qmp.sock"), Path("/w/console.l
 
 def command(internet: bool, accelerator: str = "tcg", memory_mib: int = 256) -> list[str]:
     shape = VmShape(accelerator, vcpus=2, memory_mib=memory_mib, internet=internet)
-    return qemu_command(BOOT, shape, [Disk("volume0", Path("/v/data.ext4"), False)], FILES)
+    return qemu_command(
+        BOOT, shape, [Disk("volume0", Path("/v/data.ext4"), False)], FILES, console_fd=7
+    )
 
 
 def option(arguments: list[str], name: str) -> list[str]:
@@ -63,12 +65,15 @@ def test_disks_channel_and_resources_on_the_command_line() -> None:
     assert option(arguments, "-chardev") == [
         "socket,id=channel,path=/w/channel.sock,server=on,wait=off"
     ]
+    # The console goes to the host's pipe, which keeps its tail: a file of QEMU's would grow
+    # for as long as the program writes to its console.
+    assert option(arguments, "-serial") == ["file:/dev/fd/7"]
 
 
 def test_the_sdk_image_is_a_read_only_disk_after_the_runtime() -> None:
     with_sdk = images.BootImages(BOOT.kernel, BOOT.initramfs, BOOT.rootfs, Path("/k/sdk.img"))
     shape = VmShape("tcg", vcpus=1, memory_mib=256, internet=False)
-    arguments = qemu_command(with_sdk, shape, [], FILES)
+    arguments = qemu_command(with_sdk, shape, [], FILES, console_fd=7)
     assert option(arguments, "-drive")[1] == "id=sdk,file=/k/sdk.img,format=raw,if=none,readonly=on"
     assert "virtio-blk-device,drive=sdk,serial=sdk" in option(arguments, "-device")
 
@@ -118,7 +123,7 @@ def test_the_guest_finds_alephnet_subpackages_in_the_sdk_folder(
 def test_the_translation_cache_size_is_a_tcg_option() -> None:
     def accelerator(kind: str, translation_cache_mib: int) -> list[str]:
         shape = VmShape(kind, 1, 256, internet=False, translation_cache_mib=translation_cache_mib)
-        return option(qemu_command(BOOT, shape, [], FILES), "-accel")
+        return option(qemu_command(BOOT, shape, [], FILES, console_fd=7), "-accel")
 
     assert accelerator("tcg", 64) == ["tcg,tb-size=64"]
     assert accelerator("tcg", 0) == ["tcg"]  # QEMU's own default

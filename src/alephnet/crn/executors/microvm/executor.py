@@ -2,7 +2,9 @@
 
 Start: images (cached), disks, QEMU; connect to the channel socket QEMU listens on; wait for
 the guest runtime's READY (the whole boot: kernel, init, Python); CONFIGURE. Any failure
-kills QEMU and raises `ExecutorError` with the end of the guest's console.
+kills QEMU and raises `ExecutorError` with the end of the guest's console. The console comes
+through a pipe into `console.log`, bounded like an instance's (`console`): a program writing
+to its console without end does not fill the CRN's disk.
 
 Stop: HALT through the link (the runtime stops the program and exits, the init reboots, and
 `-no-reboot` makes QEMU exit), then QMP `quit`, then SIGKILL.
@@ -24,6 +26,7 @@ from alephnet.crn.executors.base import ExecutionSpec, ExecutorError, ExitReason
 from alephnet.crn.executors.guest_configuration import guest_configuration
 from alephnet.crn.executors.guest_link import GuestError, GuestFailure, GuestLink
 from alephnet.crn.executors.microvm.accelerator import usable_accelerator
+from alephnet.crn.executors.microvm.console import ConsolePipe
 from alephnet.crn.executors.microvm.disks import ProgramDisks, program_disks
 from alephnet.crn.executors.microvm.images import BootImages, boot_images
 from alephnet.crn.executors.microvm.instance import MicroVMInstance, start_instance
@@ -80,9 +83,16 @@ class _RestoreFailed(Exception):
 
 
 class MicroVMExecution(QemuVm):
-    def __init__(self, process: asyncio.subprocess.Process, link: GuestLink, files: VmFiles):
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        link: GuestLink,
+        files: VmFiles,
+        console: ConsolePipe,
+    ):
         super().__init__(process, files)
         self._link = link
+        self._console = console
 
     @property
     def link(self) -> GuestLink:
@@ -94,6 +104,7 @@ class MicroVMExecution(QemuVm):
 
     async def wait(self) -> ExitReason:
         await self._process.wait()
+        await self._console.drained()
         if self._exit_reason is ExitReason.RUNNING:
             self._exit_reason = self._ended_why()
             await self._release()
@@ -163,13 +174,23 @@ class MicroVMExecutor:
         self, launch: _Launch, snapshot: Path | None, restore: bool
     ) -> MicroVMExecution:
         files = vm_files(launch.spec.work_dir)
-        command = qemu_command(launch.images, launch.shape, launch.disks.disks, files)
+        console = ConsolePipe(files.console)
+        command = qemu_command(
+            launch.images, launch.shape, launch.disks.disks, files, console.qemu_fd
+        )
         if snapshot is not None and restore:
             command += incoming_arguments(snapshot)
-        process = await spawn(command, launch.spec.work_dir / "qemu.log")
+        try:
+            process = await spawn(
+                command, launch.spec.work_dir / "qemu.log", pass_fds=(console.qemu_fd,)
+            )
+        except BaseException:
+            console.abandon()
+            raise
         link: GuestLink | None = None
         configuring = False
         try:
+            await console.follow()
             link = await _connect(process, files.channel)
             if restore:
                 await resume_restored_vm(files.qmp)
@@ -181,6 +202,7 @@ class MicroVMExecutor:
             await self._configure(link, launch.spec, launch.disks)
         except BaseException as error:
             await kill(process)
+            await console.drained()
             if link is not None:
                 await link.close()
             remove_private_sockets(files)
@@ -189,7 +211,7 @@ class MicroVMExecutor:
             if restore and not configuring:
                 raise _RestoreFailed() from error
             raise _start_failure(error, files, launch.spec.work_dir) from error
-        return MicroVMExecution(process, link, files)
+        return MicroVMExecution(process, link, files, console)
 
     async def start_instance(self, spec: InstanceSpec) -> MicroVMInstance:
         """Boot an instance VM from its own disk (see `instance`)."""

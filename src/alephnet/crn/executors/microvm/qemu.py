@@ -88,15 +88,23 @@ class VmShape:
 
 
 def qemu_command(
-    images: BootImages, shape: VmShape, disks: list[Disk], files: VmFiles
+    images: BootImages, shape: VmShape, disks: list[Disk], files: VmFiles, console_fd: int
 ) -> list[str]:
     """A program VM: the runtime rootfs, the SDK image when there is one (init mounts it at
-    `/opt/sdk`), then the program's `disks`."""
+    `/opt/sdk`), then the program's `disks`. Its console goes to the pipe `console_fd`, as an
+    instance's does (`instance_command`)."""
     images_disks = [Disk("runtime", images.rootfs, read_only=True)]
     if images.sdk is not None:
         images_disks.append(Disk("sdk", images.sdk, read_only=True))
     return [
-        *_booted(images.kernel, images.initramfs, shape, shape.kernel_command_line, files),
+        *_booted(
+            images.kernel,
+            images.initramfs,
+            shape,
+            shape.kernel_command_line,
+            files,
+            f"/dev/fd/{console_fd}",
+        ),
         *_channel(files.channel),
         *(argument for disk in (*images_disks, *disks) for argument in _disk(disk)),
         *(_network() if shape.internet else []),
