@@ -159,7 +159,7 @@ class FakeInstanceExecution:
     async def _boot_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         self._server = await asyncio.start_server(
-            self._greet, "127.0.0.1", self.spec.forwarded_ports[22]
+            self._greet, "127.0.0.1", self.spec.forwarded_ports[22].host
         )
         with self.console_path.open("a") as console:
             console.write("sshd: listening\r\n")

@@ -78,7 +78,16 @@ async def test_notify_boots_an_instance_reachable_on_its_reported_ssh_port(
         crn.ccn.add_store(ROOTFS_REF, IMAGE)
         crn.ccn.add_instance(INSTANCE, ssh_keys=[KEY], metadata={"name": "Web server 1"})
         crn.ccn.aggregates[crn.ccn.messages[INSTANCE]["content"]["address"]] = {
-            "port-forwarding": {INSTANCE: {"ports": {"80": {"tcp": True, "udp": False}}}}
+            "port-forwarding": {
+                INSTANCE: {
+                    "ports": {
+                        "80": {"tcp": True, "udp": False},
+                        "53": {"tcp": False, "udp": True},
+                        "8080": {"tcp": False, "udp": False},  # nothing to forward
+                        "70000": {"tcp": True},  # not a port
+                    }
+                }
+            }
         }
         answer = await crn.client.post(NOTIFY, json={"instance": INSTANCE})
         assert answer.status_code == 200, answer.text
@@ -95,7 +104,9 @@ async def test_notify_boots_an_instance_reachable_on_its_reported_ssh_port(
         ssh = entry["networking"]["mapped_ports"]["22"]
         assert (ssh["tcp"], ssh["udp"]) == (True, False)
         assert await ssh_banner(ssh["host"]) == SSH_BANNER
-        assert set(entry["networking"]["mapped_ports"]) == {"22", "80"}
+        assert set(entry["networking"]["mapped_ports"]) == {"22", "80", "53"}
+        dns = entry["networking"]["mapped_ports"]["53"]
+        assert (dns["tcp"], dns["udp"]) == (False, True)
 
         (vm,) = crn.executor.instances  # type: ignore[attr-defined]
         spec, settings = vm.spec, crn.node.settings

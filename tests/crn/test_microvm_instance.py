@@ -23,6 +23,7 @@ from alephnet.crn.executors.base import (
     ExecutorError,
     ExitReason,
     InstanceSpec,
+    PortForward,
     VolumeKind,
     VolumeSpec,
 )
@@ -76,7 +77,7 @@ def instance_spec(
         size_mib=SIZE_MIB,
         authorized_keys=(public_key,),
         hostname="alephnet-instance",
-        forwarded_ports={22: ssh_port},
+        forwarded_ports={22: PortForward(ssh_port)},
         internet=False,
         volumes=volumes,
         work_dir=tmp_path / "work",

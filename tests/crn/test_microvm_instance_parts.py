@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from alephnet.crn.executors.base import ExecutorError, InstanceSpec, VolumeKind, VolumeSpec
+from alephnet.crn.executors.base import (
+    ExecutorError,
+    InstanceSpec,
+    PortForward,
+    VolumeKind,
+    VolumeSpec,
+)
 from alephnet.crn.executors.disk_images import make_ext4
 from alephnet.crn.executors.microvm.console import BoundedFile, ConsolePipe
 from alephnet.crn.executors.microvm.disks import Disk
@@ -38,7 +44,12 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExampl
 
 def command(internet: bool) -> list[str]:
     shape = VmShape("tcg", vcpus=1, memory_mib=512, internet=internet)
-    return instance_command(BOOT, shape, DISKS, FILES, {22: 20022, 80: 20080}, console_fd=7)
+    forwarded = {
+        22: PortForward(20022),
+        80: PortForward(20080),
+        53: PortForward(20053, False, True),
+    }
+    return instance_command(BOOT, shape, DISKS, FILES, forwarded, console_fd=7)
 
 
 def option(arguments: list[str], name: str) -> list[str]:
@@ -53,7 +64,8 @@ def test_instance_command_boots_the_rootfs_and_forwards_its_ports_on_loopback() 
         "id=config,file=/w/config.tar,format=raw,if=none,readonly=on",
     ]
     assert option(arguments, "-netdev") == [
-        "user,id=net0,hostfwd=tcp:127.0.0.1:20022-:22,hostfwd=tcp:127.0.0.1:20080-:80"
+        "user,id=net0,hostfwd=tcp:127.0.0.1:20022-:22,hostfwd=tcp:127.0.0.1:20080-:80,"
+        "hostfwd=udp:127.0.0.1:20053-:53"
     ]
     assert option(arguments, "-qmp") == ["unix:/w/qmp.sock,server=on,wait=off"]
     assert option(arguments, "-serial") == ["file:/dev/fd/7"]  # the host's pipe, not a file
@@ -151,7 +163,7 @@ def test_instance_disks_rootfs_config_then_volumes_by_serial(tmp_path: Path) -> 
         size_mib=32,
         authorized_keys=(KEY,),
         hostname="vm",
-        forwarded_ports={22: 20022},
+        forwarded_ports={22: PortForward(20022)},
         volumes=(
             VolumeSpec("/data", VolumeKind.PERSISTENT, tmp_path / "vm" / "data", 8),
             VolumeSpec("/scratch", VolumeKind.EPHEMERAL, None, 4),

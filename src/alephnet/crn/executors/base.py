@@ -111,11 +111,21 @@ class Executor(Protocol):
 
 
 @dataclass(frozen=True)
+class PortForward:
+    """Where a guest port is reached on the CRN: `host` on 127.0.0.1, over TCP, UDP or both
+    (the same host port for both, as the reference maps them)."""
+
+    host: int
+    tcp: bool = True
+    udp: bool = False
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     """A whole VM booted from its own disk (an INSTANCE message), reached over SSH.
 
     Unlike a program there is no guest runtime to talk to: the VM runs the image's own init,
-    and the host reaches it only through the TCP ports it forwards."""
+    and the host reaches it only through the ports it forwards."""
 
     vm_hash: str
     vcpus: int
@@ -128,8 +138,9 @@ class InstanceSpec:
     size_mib: int
     authorized_keys: tuple[str, ...]
     hostname: str
-    # Guest TCP port -> host port on 127.0.0.1 (22 is always there), chosen by the supervisor.
-    forwarded_ports: dict[int, int]
+    # Guest port -> where it is reached on the host (22/tcp is always there), chosen by the
+    # supervisor.
+    forwarded_ports: dict[int, PortForward]
     internet: bool = True
     volumes: tuple[VolumeSpec, ...] = ()
     work_dir: Path = Path()

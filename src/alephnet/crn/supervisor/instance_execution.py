@@ -37,14 +37,14 @@ class InstanceRecord(VmLifecycle[InstanceExecution]):
 
     @property
     def mapped_ports(self) -> dict[str, dict[str, Any]]:
-        """Guest port -> host port on the CRN, as `/v2/about/executions/list` shows them (TCP
-        only: QEMU forwards what the spec names)."""
+        """Guest port -> host port on the CRN and its protocols, as
+        `/v2/about/executions/list` shows them."""
         if self.prepared is None or not self.running:
             return {}
         forwarded = self.prepared.spec.forwarded_ports
         return {
-            str(guest): {"host": host, "tcp": True, "udp": False}
-            for guest, host in sorted(forwarded.items())
+            str(guest): {"host": forward.host, "tcp": forward.tcp, "udp": forward.udp}
+            for guest, forward in sorted(forwarded.items())
         }
 
     def attach(self, execution: InstanceExecution) -> None:

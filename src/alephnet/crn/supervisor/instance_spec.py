@@ -3,9 +3,10 @@
 - The parent image (`rootfs.parent`, `use_latest` followed) is downloaded like any STORE'd
   file; the VM's own disk is `data_dir/volumes/<vm_hash>/rootfs.ext4`, beside its persistent
   volumes, so that erasing the VM removes both.
-- Its SSH port (22), and the TCP ports of the owner's `port-forwarding` aggregate entry for it
-  (reference §2.3), are forwarded from free ports of the host's 127.0.0.1. An instance keeps
-  the host ports it was given while the CRN runs, so a reboot does not move them.
+- Its SSH port (22/tcp), and the ports of the owner's `port-forwarding` aggregate entry for it
+  (reference §2.3: TCP, UDP or both, on one host port), are forwarded from free ports of the
+  host's 127.0.0.1. An instance keeps the host ports it was given while the CRN runs, so a
+  reboot does not move them.
 - What this node cannot run is refused before anything starts (`NotAnInstance`, a 400):
   confidential VMs, GPUs, and instances pinned to another node (`requirements.node.node_hash`,
   checked when the CRN knows its own `node_hash`).
@@ -19,10 +20,10 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from alephnet.crn.executors.base import InstanceSpec, Resources
+from alephnet.crn.executors.base import InstanceSpec, PortForward, Resources
 from alephnet.crn.settings import CrnSettings
 from alephnet.crn.supervisor.ccn_source import CcnSource
-from alephnet.crn.supervisor.errors import NotAnInstance
+from alephnet.crn.supervisor.errors import InsufficientCapacity, NotAnInstance
 from alephnet.crn.supervisor.routing import base32_label
 from alephnet.crn.supervisor.vm_message import VolumePreparer, resources_of, vm_content
 from alephnet.protocol.content import InstanceContent
@@ -30,6 +31,7 @@ from alephnet.protocol.content import InstanceContent
 SSH_PORT = 22
 ROOTFS_NAME = "rootfs.ext4"
 MAX_FORWARDED_PORTS = 32
+FREE_PORT_TRIES = 20
 PORT_FORWARDING_KEY = "port-forwarding"
 _NOT_IN_HOSTNAME = re.compile(r"[^a-z0-9-]+")
 HOSTNAME_LENGTH = 63
@@ -79,24 +81,29 @@ class InstancePreparer:
         )
         return PreparedInstance(vm_hash, owner, content, spec, resources_of(content))
 
-    async def _guest_ports(self, vm_hash: str, owner: str) -> list[int]:
-        """22, then the TCP ports the owner asks for this VM in `port-forwarding`."""
+    async def _guest_ports(self, vm_hash: str, owner: str) -> dict[int, Protocols]:
+        """22 over TCP, then the ports the owner asks for this VM in `port-forwarding`, with
+        their protocols; entries that name no valid port or no protocol are passed over."""
         entry = (await self._source.aggregate(owner, PORT_FORWARDING_KEY)).get(vm_hash)
         asked = entry.get("ports") if isinstance(entry, dict) else None
-        ports = [SSH_PORT]
+        ports = {SSH_PORT: Protocols(tcp=True, udp=False)}
         for port, protocols in (asked if isinstance(asked, dict) else {}).items():
-            if _is_tcp_port(port, protocols) and int(port) not in ports:
-                ports.append(int(port))
-        return ports[:MAX_FORWARDED_PORTS]
+            wanted = _protocols(port, protocols)
+            if wanted is not None and len(ports) < MAX_FORWARDED_PORTS:
+                ports[int(port)] = wanted | ports.get(int(port), wanted)
+        return ports
 
-    def _forward(self, vm_hash: str, guest_ports: list[int]) -> dict[int, int]:
-        """Host ports for the guest ports: the ones given before when still free, else new."""
+    def _forward(self, vm_hash: str, guest_ports: dict[int, Protocols]) -> dict[int, PortForward]:
+        """Host ports for the guest ports: the ones given before when still free for the
+        protocols asked, else new ones."""
         before = self._host_ports.get(vm_hash, {})
-        forwarded = {
-            port: before[port] if port in before and _is_free(before[port]) else _free_port()
-            for port in guest_ports
-        }
-        self._host_ports[vm_hash] = forwarded
+        forwarded = {}
+        for port, protocols in guest_ports.items():
+            host = before.get(port)
+            if host is None or not _is_free(host, protocols):
+                host = _free_port(protocols)
+            forwarded[port] = PortForward(host, protocols.tcp, protocols.udp)
+        self._host_ports[vm_hash] = {port: forward.host for port, forward in forwarded.items()}
         return forwarded
 
 
@@ -124,24 +131,50 @@ def instance_hostname(vm_hash: str, metadata: dict[str, Any] | None) -> str:
     return cleaned[:HOSTNAME_LENGTH].rstrip("-") or base32_label(vm_hash)
 
 
-def _is_tcp_port(port: Any, protocols: Any) -> bool:
-    return (
-        str(port).isdigit()
-        and 0 < int(port) < 65536
-        and isinstance(protocols, dict)
-        and protocols.get("tcp") is True
-    )
+@dataclass(frozen=True)
+class Protocols:
+    """What a forwarded port carries."""
+
+    tcp: bool
+    udp: bool
+
+    def __or__(self, other: Protocols) -> Protocols:
+        return Protocols(self.tcp or other.tcp, self.udp or other.udp)
+
+    @property
+    def socket_types(self) -> list[socket.SocketKind]:
+        kinds = [socket.SOCK_STREAM] if self.tcp else []
+        return kinds + ([socket.SOCK_DGRAM] if self.udp else [])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _protocols(port: Any, protocols: Any) -> Protocols | None:
+    """The protocols an aggregate entry asks for `port`, None if it names no valid port or no
+    protocol."""
+    if not (str(port).isdigit() and 0 < int(port) < 65536 and isinstance(protocols, dict)):
+        return None
+    wanted = Protocols(protocols.get("tcp") is True, protocols.get("udp") is True)
+    return wanted if wanted.tcp or wanted.udp else None
 
 
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
+def _free_port(protocols: Protocols) -> int:
+    """A port of 127.0.0.1 free for every protocol asked (the kernel picks one free for the
+    first; the others are checked, and another is picked if one is taken)."""
+    first, *others = protocols.socket_types
+    for _ in range(FREE_PORT_TRIES):
+        with socket.socket(socket.AF_INET, first) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if all(_bindable(port, kind) for kind in others):
+            return port
+    raise InsufficientCapacity(f"no port of 127.0.0.1 is free for {protocols}")
+
+
+def _is_free(port: int, protocols: Protocols) -> bool:
+    return all(_bindable(port, kind) for kind in protocols.socket_types)
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

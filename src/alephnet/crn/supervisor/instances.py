@@ -230,7 +230,7 @@ class InstanceManager:
         logger.info(
             "instance %s booting, SSH on 127.0.0.1:%s",
             vm_hash,
-            prepared.spec.forwarded_ports.get(22),
+            prepared.spec.forwarded_ports[22].host,
         )
         if self._draining:
             await self._stop_vm(vm_hash)

@@ -124,7 +124,7 @@ async def start_instance(
         raise ExecutorError(
             f"QEMU did not start the instance\n{qemu_and_console(spec.work_dir, files)}"
         ) from error
-    return MicroVMInstance(process, files, console, spec.forwarded_ports[SSH_PORT])
+    return MicroVMInstance(process, files, console, spec.forwarded_ports[SSH_PORT].host)
 
 
 async def ssh_answers(port: int, host: str = "127.0.0.1") -> bool:

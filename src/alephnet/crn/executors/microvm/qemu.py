@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alephnet.crn.executors.base import PortForward
 from alephnet.crn.executors.microvm.disks import Disk
 from alephnet.crn.executors.microvm.images import BootFiles, BootImages
 
@@ -116,7 +117,7 @@ def instance_command(
     shape: VmShape,
     disks: list[Disk],
     files: VmFiles,
-    forwarded: dict[int, int],
+    forwarded: dict[int, PortForward],
     console_fd: int,
 ) -> list[str]:
     """An instance VM: our init mounts its `rootfs` disk and hands over to the image's init.
@@ -199,10 +200,12 @@ def _disk(disk: Disk) -> list[str]:
     ]
 
 
-def _network(forwarded: dict[int, int] | None = None, restrict: bool = False) -> list[str]:
+def _network(forwarded: dict[int, PortForward] | None = None, restrict: bool = False) -> list[str]:
     options = ["user", "id=net0", *(["restrict=on"] if restrict else [])]
-    for guest, host in (forwarded or {}).items():
-        options.append(f"hostfwd=tcp:127.0.0.1:{host}-:{guest}")
+    for guest, forward in (forwarded or {}).items():
+        for protocol, wanted in (("tcp", forward.tcp), ("udp", forward.udp)):
+            if wanted:
+                options.append(f"hostfwd={protocol}:127.0.0.1:{forward.host}-:{guest}")
     return ["-netdev", ",".join(options), "-device", "virtio-net-device,netdev=net0"]
 
 
