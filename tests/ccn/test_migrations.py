@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,11 @@ import httpx
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from alephnet.ccn.db.accessors.sync import replicated_digests, replicated_hash_times
 from alephnet.ccn.db.engine import create_engine, create_session_factory
-from alephnet.ccn.db.migrate import alembic_config, upgrade_to_head
+from alephnet.ccn.db.migrate import HEAD_REVISION, alembic_config, upgrade_to_head
 from alephnet.ccn.db.models import Base
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.sync.digest import FULL_RANGE, SLOT_WIDTH, TimeRange, digest_buckets
@@ -71,3 +74,39 @@ async def test_the_digest_slots_are_filled_from_the_messages_already_held(
     finally:
         await engine.dispose()
     assert whole[0].count == len(posts) + 1
+
+
+# Migrates the database at argv[1] and prints whether alembic got imported.
+UPGRADE_AND_REPORT = (
+    "import asyncio, sys\n"
+    "from alephnet.ccn.db.engine import create_engine\n"
+    "from alephnet.ccn.db.migrate import upgrade_to_head\n"
+    "async def main():\n"
+    "    engine = create_engine(sys.argv[1])\n"
+    "    await upgrade_to_head(engine)\n"
+    "    await engine.dispose()\n"
+    "asyncio.run(main())\n"
+    "print('alembic' in sys.modules)\n"
+)
+
+
+def test_the_head_revision_is_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+async def test_a_database_at_head_is_not_migrated_again_nor_alembic_imported(
+    tmp_path: Path,
+) -> None:
+    """A new database imports alembic to migrate; the next start finds it at head."""
+    async with fresh_database_url(tmp_path) as url:
+        runs = [
+            subprocess.run(
+                [sys.executable, "-c", UPGRADE_AND_REPORT, url],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout.split()[-1]
+            for _ in range(2)
+        ]
+    assert runs == ["True", "False"]

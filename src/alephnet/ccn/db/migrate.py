@@ -1,18 +1,29 @@
-"""Bring the database schema to the newest revision; run by the node at every start."""
+"""Bring the database schema to the newest revision; run by the node at every start.
+
+A schema already at `HEAD_REVISION` (every start but the first after an upgrade) is told by
+one query, without importing alembic: alembic brings Mako and Pygments' lexers along, about
+a tenth of a second of a node's start."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD_REVISION = "0003"
+"""The newest migration's revision (a test checks it against the migrations folder)."""
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -21,4 +32,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        await connection.run_sync(_upgrade_unless_at_head)
+
+
+def _upgrade_unless_at_head(connection: Connection) -> None:
+    if schema_revision(connection) == HEAD_REVISION:
+        return
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), "head")
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database's schema is at; None for a database never migrated."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    return None if revision is None else str(revision)
