@@ -278,9 +278,9 @@ class ExecutionPool:
         now on with `reason` (a 410). True if an execution was stopped."""
         self._forgotten[vm_hash] = reason
         self._deallocate(vm_hash)
-        stopped = await self.stop(vm_hash)
-        logger.info("program %s stopped and de-allocated: %s", vm_hash, reason)
-        return stopped
+        # Logged before the stop, which takes a while: requests are refused from now on.
+        logger.info("program %s de-allocated and stopping: %s", vm_hash, reason)
+        return await self.stop(vm_hash)
 
     def retire(self, record: ProgramExecution, reason: str) -> None:
         """The execution runs on files that were amended since it started: it takes no new
