@@ -22,7 +22,13 @@ from alephnet.ccn.pipeline.content import ContentSource, LocalContent
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.incoming import IncomingMessage
 from alephnet.ccn.pipeline.intake import MessageIntake
-from alephnet.ccn.pipeline.processor import MessageProcessor, ProcessorSettings
+from alephnet.ccn.pipeline.processor import (
+    IN_PROCESS_BATCH,
+    WORKER_BATCH,
+    MessageProcessor,
+    ProcessorSettings,
+)
+from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
 from alephnet.protocol import (
     EvmSigner,
@@ -289,3 +295,19 @@ async def test_a_batch_whose_checks_read_files_takes_the_write_gate_first(
         assert not handler.checking.is_set()
     assert await asyncio.wait_for(batch, timeout=5) == 2
     assert handler.checking.is_set()
+
+
+@pytest.mark.parametrize(
+    ("options", "batch"),
+    [
+        ({}, IN_PROCESS_BATCH),
+        ({"processing_process": True}, WORKER_BATCH),
+        ({"processing_process": True, "processing_batch": 64}, 64),
+        ({"processing_batch": 2000}, 2000),
+    ],
+)
+def test_the_batch_size_defaults_by_where_processing_runs(
+    tmp_path: Path, options: dict[str, Any], batch: int
+) -> None:
+    settings = CcnSettings(data_dir=tmp_path, **options)
+    assert ProcessorSettings.of(settings).batch_size == batch

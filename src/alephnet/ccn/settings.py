@@ -32,7 +32,12 @@ class CcnSettings(NodeSettings):
     sync_timeout: float = Field(default=30.0, description="how long ?sync=true waits")
     max_retries: int = 10
     retry_cap_seconds: float = 300.0
-    processing_batch: int = Field(default=500, ge=1)
+    processing_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="most messages per processing batch [1000 in a processing worker, 500 in "
+        "the node's process, where a batch shares the API's event loop]",
+    )
     processing_process: bool = Field(
         default=False,
         description="process messages in a worker process of their own (a second core)",

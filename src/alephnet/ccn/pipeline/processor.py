@@ -117,9 +117,17 @@ class PendingSnapshot:
         )
 
 
+IN_PROCESS_BATCH = 500
+WORKER_BATCH = 1000
+"""A batch's fixed costs (its queries, the gate, the commit, the results' hand-over) spread
+over more messages: a catch-up of 20 000 messages ran 8 % faster in a worker with batches of
+1 000 than of 500. In the node's own process a batch shares the event loop with the API,
+whose reads then waited twice as long at the median."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessorSettings:
-    batch_size: int = 500
+    batch_size: int = IN_PROCESS_BATCH
     batch_seconds: float = 0.02
     """Past this long, a batch stops taking messages if the intake is waiting to commit: it
     waits for the write gate meanwhile, so this bounds how long an acknowledgement is held."""
@@ -128,8 +136,9 @@ class ProcessorSettings:
 
     @classmethod
     def of(cls, settings: CcnSettings) -> ProcessorSettings:
+        default = WORKER_BATCH if settings.processing_process else IN_PROCESS_BATCH
         return cls(
-            batch_size=settings.processing_batch,
+            batch_size=settings.processing_batch or default,
             max_retries=settings.max_retries,
             retry_cap_seconds=settings.retry_cap_seconds,
         )
