@@ -29,8 +29,20 @@ from alephnet.ccn.p2p.node_key import (
     peer_id_of,
 )
 from alephnet.ccn.p2p.penalties import Penalties, PenaltyRules
-from alephnet.ccn.p2p.service import GROUP_WINDOW, GossipService, GossipSettings
-from alephnet.ccn.p2p.topics import announcements, read_announcement, valid_message
+from alephnet.ccn.p2p.service import (
+    GROUP_WINDOW,
+    MAX_PUBLISH_GROUP,
+    PUBLISH_WINDOW,
+    GossipService,
+    GossipSettings,
+)
+from alephnet.ccn.p2p.topics import (
+    announcements,
+    message_payload,
+    read_announcement,
+    read_message,
+    valid_message,
+)
 from alephnet.ccn.settings import CcnSettings
 from alephnet.protocol import EvmSigner
 from tests.ccn.conftest import post_message
@@ -248,13 +260,15 @@ async def test_gossip_on_a_port_in_use_fails_to_start_by_name() -> None:
 
 
 class _ScriptedGossip:
-    """Delivers what the test puts in `messages`; ALIVE stays silent."""
+    """Delivers what the test puts in `messages` and records what the node publishes on the
+    message topic; ALIVE stays silent both ways."""
 
     peer_id = PEER
 
     def __init__(self) -> None:
         self.listen_addresses: list[str] = []
         self.messages: asyncio.Queue[GossipMessage] = asyncio.Queue()
+        self.published: list[tuple[bytes, ...]] = []
 
     async def start(self) -> None:
         return None
@@ -262,8 +276,9 @@ class _ScriptedGossip:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, topic: str, data: bytes) -> None:
-        return None
+    async def publish(self, topic: str, *payloads: bytes) -> None:
+        if topic == "ALEPH-TEST":
+            self.published.append(payloads)
 
     async def subscribe(self, topic: str, validator: Any = None) -> Any:
         return self._delivered() if topic == "ALEPH-TEST" else _never()
@@ -304,3 +319,36 @@ async def test_messages_delivered_within_the_window_enter_the_intake_as_one_grou
         await service.stop()
     assert intake.groups == [[message["item_hash"] for message in burst]]
     assert service.counts.submitted == 5
+
+
+async def test_messages_accepted_within_the_window_are_published_as_one_group() -> None:
+    gossip = _ScriptedGossip()
+    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
+    service = GossipService(gossip, _RecordingIntake(), None, settings)  # type: ignore[arg-type]
+    accepted = [read_message(orjson.dumps(message)) for message in presigned_posts(3)]
+    await service.start()
+    try:
+        for message in accepted:
+            service.publish(message)
+        await asyncio.sleep(PUBLISH_WINDOW * 3)
+        service.publish(accepted[0])
+        await asyncio.sleep(PUBLISH_WINDOW * 3)
+    finally:
+        await service.stop()
+    payloads = tuple(message_payload(message) for message in accepted)
+    assert gossip.published == [payloads, payloads[:1]]
+
+
+async def test_a_backlog_is_published_in_groups_of_at_most_the_cap() -> None:
+    gossip = _ScriptedGossip()
+    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
+    service = GossipService(gossip, _RecordingIntake(), None, settings)  # type: ignore[arg-type]
+    message = read_message(orjson.dumps(presigned_posts(1)[0]))
+    for _ in range(MAX_PUBLISH_GROUP + 1):
+        service.publish(message)
+    await service.start()
+    try:
+        await asyncio.sleep(PUBLISH_WINDOW * 3)
+    finally:
+        await service.stop()
+    assert [len(payloads) for payloads in gossip.published] == [MAX_PUBLISH_GROUP, 1]

@@ -252,6 +252,13 @@ async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
         assert sorted(stock.received) == sorted(burst)
         assert max(batches) > 1, f"each message in an RPC of its own: {batches}"
 
+        batches.clear()
+        group = [b"grouped %d" % n for n in range(20)]
+        await ours.publish(TOPIC, *group)
+        await until(lambda: len(stock.received) >= len(burst) + len(group), "group missed")
+        assert sorted(stock.received[len(burst) :]) == sorted(group)
+        assert batches == [len(group)], f"one hand-over, not one RPC: {batches}"
+
         await stock.thread.call(stock.publish, b"from the stock peer")
         async with asyncio.timeout(TIMEOUT):
             assert (await inbox.__anext__()).data == b"from the stock peer"

@@ -56,7 +56,10 @@ class Gossip(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, topic: str, data: bytes) -> None: ...
+    async def publish(self, topic: str, *payloads: bytes) -> None:
+        """Publish each payload on `topic`, in order, in one hand-over to the gossip layer:
+        those sent to the same peer can then travel together."""
+        ...
 
     async def subscribe(
         self, topic: str, validator: Validator | None = None

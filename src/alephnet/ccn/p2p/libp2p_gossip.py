@@ -126,8 +126,8 @@ class Libp2pGossip:
         self._counts.connected_peers = 0
         self._counts.mesh_peers = {}
 
-    async def publish(self, topic: str, data: bytes) -> None:
-        await self._thread.call(self._publish, topic, data)
+    async def publish(self, topic: str, *payloads: bytes) -> None:
+        await self._thread.call(self._publish, topic, payloads)
 
     async def subscribe(
         self, topic: str, validator: Validator | None = None
@@ -249,10 +249,13 @@ class Libp2pGossip:
                 self._counts.received += 1
                 entry.inbox.offer(GossipMessage(topic, message.data, str(origin)))
 
-    async def _publish(self, topic: str, data: bytes) -> None:
+    async def _publish(self, topic: str, payloads: tuple[bytes, ...]) -> None:
+        """Each payload is queued for every peer before the send loops run (nothing here
+        yields to trio), so a peer gets them all in one RPC (`libp2p_pubsub.py`)."""
         assert self._pubsub is not None
-        await self._pubsub.publish(topic, data)
-        self._counts.published += 1
+        for data in payloads:
+            await self._pubsub.publish(topic, data)
+            self._counts.published += 1
 
     async def _connected_peers(self) -> list[str]:
         assert self._host is not None
