@@ -1,9 +1,9 @@
 """The `pending_messages` table: the pipeline's durable queue.
 
-The statements that every processing batch and intake commit runs are built once, their lists
-bound as expanding parameters: building such a statement and its cache key costs 35-80 µs,
-about what parsing a message costs, and SQLAlchemy memoises the key of a statement it sees
-again.
+The statements that every processing batch and intake commit runs are built once, their values
+bound as parameters (lists as expanding ones): building such a statement and its cache key
+costs 35-80 µs, about what parsing a message costs, and SQLAlchemy memoises the key of a
+statement it sees again.
 """
 
 from __future__ import annotations
@@ -16,23 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alephnet.ccn.db.models import MessageStatusRow, PendingMessageRow, RejectedMessageRow
 
+_READY_PENDING = (
+    select(
+        PendingMessageRow.id,
+        PendingMessageRow.item_hash,
+        PendingMessageRow.message,
+        PendingMessageRow.retries,
+        PendingMessageRow.reception_time,
+    )
+    .where(PendingMessageRow.next_attempt <= bindparam("now"))
+    .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
+    .limit(bindparam("limit"))
+)
+
 
 async def ready_pending(session: AsyncSession, now: float, limit: int) -> Sequence[Row[Any]]:
     """Rows due now, in the order they should be tried: oldest attempt time first. Plain
     columns (id, item_hash, message, retries, reception_time), not ORM objects: the processor
     only reads them, and building objects for a whole batch costs more than the query."""
-    result = await session.execute(
-        select(
-            PendingMessageRow.id,
-            PendingMessageRow.item_hash,
-            PendingMessageRow.message,
-            PendingMessageRow.retries,
-            PendingMessageRow.reception_time,
-        )
-        .where(PendingMessageRow.next_attempt <= now)
-        .order_by(PendingMessageRow.next_attempt, PendingMessageRow.id)
-        .limit(limit)
-    )
+    result = await session.execute(_READY_PENDING, {"now": now, "limit": limit})
     return result.all()
 
 
@@ -60,10 +62,13 @@ async def pending_states(
     return {row.id: (row.status, bool(row.rejected)) for row in result}
 
 
+_NEXT_ATTEMPT_TIME = (
+    select(PendingMessageRow.next_attempt).order_by(PendingMessageRow.next_attempt).limit(1)
+)
+
+
 async def next_attempt_time(session: AsyncSession) -> float | None:
-    result = await session.execute(
-        select(PendingMessageRow.next_attempt).order_by(PendingMessageRow.next_attempt).limit(1)
-    )
+    result = await session.execute(_NEXT_ATTEMPT_TIME)
     return result.scalar_one_or_none()
 
 
