@@ -1,17 +1,20 @@
-"""The SQLite engine's pool: a connection comes back without a transaction, with no rollback
-spent on one that has none."""
+"""The SQLite engine's connections: a connection comes back to the pool without a transaction,
+with no rollback spent on one that has none, and only the calls that do SQLite's work go to
+aiosqlite's thread (none in the processing worker's inline engine)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alephnet.ccn.db.engine import InlineSqlite, create_engine
+from alephnet.ccn.db.engine import InlineSqlite, ThreadedSqlite, create_engine
 
 
 async def _created(tmp_path: Path) -> AsyncEngine:
@@ -91,3 +94,47 @@ async def _insert_then_fail(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t VALUES (3)"))
         await connection.execute(text("INSERT INTO missing VALUES (1)"))
+
+
+async def test_only_the_calls_that_do_sqlites_work_go_to_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating and closing cursors, and ending a session's reads (sqlite3 opened no
+    transaction for them), are made in the loop's thread."""
+    sent: list[str] = []
+    send = aiosqlite.Connection._execute
+
+    async def recorded(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(fn.__name__)
+        return await send(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", recorded)
+    engine = await _created(tmp_path)
+    try:
+        sent.clear()
+        async with engine.begin() as connection:
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.driver_connection, ThreadedSqlite)
+            await connection.execute(text("INSERT INTO t VALUES (:n)"), [{"n": 1}, {"n": 2}])
+        async with engine.connect() as connection:
+            total = await connection.execute(text("SELECT sum(n) FROM t"))
+            assert total.scalar_one() == 3
+            await connection.rollback()
+        with pytest.raises(OperationalError, match="no such table"):
+            await _insert_then_fail(engine)
+        async with engine.connect() as connection:
+            total = await connection.execute(text("SELECT sum(n) FROM t"))
+            assert total.scalar_one() == 3  # the failed transaction was rolled back whole
+        assert sent == [
+            "executemany",
+            "commit",
+            "execute",
+            "fetchall",
+            "execute",
+            "execute",
+            "rollback",
+            "execute",
+            "fetchall",
+        ]
+    finally:
+        await engine.dispose()
