@@ -18,6 +18,7 @@ from alephnet.ccn.db.migrate import upgrade_to_head
 from alephnet.ccn.db.write_gate import WriteGate
 from alephnet.ccn.handlers.post import PostHandler
 from alephnet.ccn.payments.balances import Unmetered
+from alephnet.ccn.pipeline import processor as processor_module
 from alephnet.ccn.pipeline.content import ContentSource, LocalContent
 from alephnet.ccn.pipeline.events import MessageEvents
 from alephnet.ccn.pipeline.incoming import IncomingMessage
@@ -39,6 +40,7 @@ from alephnet.protocol import (
     parse_message,
 )
 from alephnet.protocol.content import PostContent
+from alephnet.protocol.errors import InternalError
 from tests.ccn.conftest import post_message
 from tests.ccn.databases import fresh_database_url
 
@@ -311,3 +313,41 @@ def test_the_batch_size_defaults_by_where_processing_runs(
 ) -> None:
     settings = CcnSettings(data_dir=tmp_path, **options)
     assert ProcessorSettings.of(settings).batch_size == batch
+
+
+class OnceMissingPostHandler(PostHandler):
+    """A dependency missing at a message's first check, there at its second."""
+
+    def __init__(self) -> None:
+        self.checked: set[str] = set()
+
+    async def check_dependencies(
+        self, session: AsyncSession, incoming: IncomingMessage[PostContent]
+    ) -> None:
+        if incoming.item_hash not in self.checked:
+            self.checked.add(incoming.item_hash)
+            raise InternalError("not yet")
+
+
+async def test_a_postponed_message_is_retried_when_its_time_comes(
+    sessions: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The running processor wakes for the retries it scheduled, not only at its periodic
+    look at the queue (made 60 s apart here, so that only the retry's own time can wake it)."""
+    monkeypatch.setattr(processor_module, "IDLE_WAIT", 60.0)
+    gate = WriteGate(exclusive=True)
+    intake = MessageIntake(sessions, gate)
+    handler = OnceMissingPostHandler()
+    processor = _processor(sessions, tmp_path, intake, gate, handler=handler)
+    raw = post_message(EvmSigner(bytes(range(1, 33))), {"n": "twice"})
+    intake.start()
+    processor.start()
+    try:
+        await intake.submit(parse_message(raw), origin="test")
+        async with asyncio.timeout(20):
+            while await _status(sessions, raw["item_hash"]) != "processed":
+                await asyncio.sleep(0.05)
+    finally:
+        await processor.stop()
+        await intake.stop()
+    assert handler.checked == {raw["item_hash"]}

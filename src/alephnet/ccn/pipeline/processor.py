@@ -25,7 +25,6 @@ from alephnet.ccn.db.accessors.messages import clear_rejection, record_rejection
 from alephnet.ccn.db.accessors.pending import (
     delete_pending_for,
     delete_pending_ids,
-    next_attempt_time,
     pending_states,
     postpone,
     ready_pending,
@@ -168,6 +167,8 @@ class MessageProcessor:
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
         self._fetch_size = MIN_FETCH
+        self._next_retry: float | None = None
+        """The earliest attempt time this processor gave a postponed row and has not reached."""
         self.processed_total = 0
         self.rejected_total = 0
 
@@ -199,15 +200,20 @@ class MessageProcessor:
                 await self._wait_for_work()
 
     async def _wait_for_work(self) -> None:
-        """A wake-up already due (the intake committed during the batch, as it does under
-        load) needs no look at the queue's next attempt time: a query saved per batch."""
+        """Until the intake commits something, the earliest retry this processor scheduled
+        is due, or `IDLE_WAIT` has passed: the queue is looked at once a second whatever, so
+        no query is made here (one per batch, when each batch held a message or two). Rows
+        only this processor postpones wait for a time in the future; a retry scheduled before
+        a restart is found by the next look, at most a second late."""
         if self._wake.is_set():
             return
-        async with self._sessions() as session:
-            next_time = await next_attempt_time(session)
-        timeout = IDLE_WAIT if next_time is None else max(0.0, next_time - time.time())
+        timeout = IDLE_WAIT
+        if self._next_retry is not None:
+            timeout = min(timeout, max(0.0, self._next_retry - time.time()))
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=min(timeout, IDLE_WAIT))
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        if self._next_retry is not None and self._next_retry <= time.time():
+            self._next_retry = None
 
     async def process_ready_batch(self) -> int:
         """Process every message due now, up to one batch; returns how many were handled."""
@@ -453,7 +459,10 @@ class MessageProcessor:
         if isinstance(error, RetryMessage) and retries < self._settings.max_retries:
             delay = retry_delay(retries, self._settings.retry_cap_seconds)
             logger.debug("retry %s in %.1f s: %s", pending.item_hash, delay, error)
-            await postpone(session, pending.id, retries, time.time() + delay)
+            retry_at = time.time() + delay
+            await postpone(session, pending.id, retries, retry_at)
+            if self._next_retry is None or retry_at < self._next_retry:
+                self._next_retry = retry_at
             return
         logger.info("rejected %s: %s", pending.item_hash, error)
         await record_rejection(

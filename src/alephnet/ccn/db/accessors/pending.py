@@ -62,16 +62,6 @@ async def pending_states(
     return {row.id: (row.status, bool(row.rejected)) for row in result}
 
 
-_NEXT_ATTEMPT_TIME = (
-    select(PendingMessageRow.next_attempt).order_by(PendingMessageRow.next_attempt).limit(1)
-)
-
-
-async def next_attempt_time(session: AsyncSession) -> float | None:
-    result = await session.execute(_NEXT_ATTEMPT_TIME)
-    return result.scalar_one_or_none()
-
-
 Identity = tuple[str, str, str | None]
 """A queued copy of a message: (sender, item_hash, signature)."""
 
