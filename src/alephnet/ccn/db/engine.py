@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Generator
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import aiosqlite
 import orjson
@@ -57,7 +57,26 @@ def _sqlite_connection(inline: bool) -> Callable[..., aiosqlite.Connection]:
     return InlineSqlite.connect if inline else ThreadedSqlite.connect
 
 
-class ThreadedSqlite(aiosqlite.Connection):
+class _SqliteConnection(aiosqlite.Connection):
+    """What our two aiosqlite connections share: how SQLAlchemy makes one, and a call made at
+    once in the calling thread."""
+
+    connect_options: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def connect(cls, database: str, **kwargs: Any) -> Self:
+        """`async_creator_fn` for SQLAlchemy's aiosqlite dialect: the arguments it would give
+        `aiosqlite.connect`."""
+        options = kwargs | cls.connect_options
+        return cls(partial(sqlite3.connect, database, **options), iter_chunk_size=64)
+
+    def _call_here(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+class ThreadedSqlite(_SqliteConnection):
     """aiosqlite's connection, with only the calls that do SQLite's work sent to its thread.
 
     Each call aiosqlite sends to its thread is a round trip (a queue, a wake-up, a callback
@@ -69,17 +88,11 @@ class ThreadedSqlite(aiosqlite.Connection):
     both at once: each call is awaited before the next, and SQLAlchemy's pool lends a
     connection to one session at a time."""
 
-    @classmethod
-    def connect(cls, database: str, **kwargs: Any) -> ThreadedSqlite:
-        """`async_creator_fn` for SQLAlchemy's aiosqlite dialect."""
-        kwargs["check_same_thread"] = False
-        return cls(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
+    connect_options: ClassVar[dict[str, Any]] = {"check_same_thread": False}
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if _touches_no_file(fn):
-            if not self._running or self._connection is None:
-                raise ValueError("Connection closed")
-            return fn(*args, **kwargs)
+            return self._call_here(fn, *args, **kwargs)
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
@@ -95,7 +108,7 @@ def _touches_no_file(fn: Callable[..., Any]) -> bool:
     return False
 
 
-class InlineSqlite(aiosqlite.Connection):
+class InlineSqlite(_SqliteConnection):
     """aiosqlite's connection, with each call made at once in the calling thread.
 
     aiosqlite runs every call in a thread of its own, so that a query never blocks the event
@@ -108,12 +121,6 @@ class InlineSqlite(aiosqlite.Connection):
     (the write gate orders them) and WAL readers do not block, so the loop is held only for
     the statement's own work."""
 
-    @classmethod
-    def connect(cls, database: str, **kwargs: Any) -> InlineSqlite:
-        """`async_creator_fn` for SQLAlchemy's aiosqlite dialect: the arguments it would give
-        `aiosqlite.connect`."""
-        return cls(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
-
     def __await__(self) -> Generator[Any, None, InlineSqlite]:
         return self._open().__await__()
 
@@ -123,9 +130,7 @@ class InlineSqlite(aiosqlite.Connection):
         return self
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or self._connection is None:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        return self._call_here(fn, *args, **kwargs)
 
     def stop(self) -> None:
         self._running = False
