@@ -1,6 +1,7 @@
 """Processing cost per message, in one process and without HTTP: where the node's CPU goes.
 
     .venv/bin/python -m bench.processing [--messages 10000] [--group 64] [--batch 500]
+                                         [--sqlite-thread] [--cycles]
 
 SQLite by default; PostgreSQL with ALEPHNET_TEST_DATABASE_URL set to a server URL (the test
 suite's variable: a fresh database is created there and dropped after).
@@ -12,7 +13,9 @@ node's own engine settings and uvloop, as the processing worker runs (SQLite cal
 reports the CPU it spent per message (all threads), and how much of it went into each SQL
 statement: the rest is Python (parsing, signature recovery, SQLAlchemy, handlers) and, with
 the thread, the hops to it.
-The ingest bench measures the same work end to end; this one says which part to cut.
+The ingest bench measures the same work end to end; this one says which part to cut. With
+`--cycles`, intake commits and batches alternate instead, and each one's CPU is reported:
+what a node taking a message or two at a time pays per commit and per batch.
 Writes bench/results/processing.json.
 """
 
@@ -129,6 +132,28 @@ async def intake_all(intake: MessageIntake, messages: list[dict[str, Any]], grou
         await intake.submit_many(pending, "http")
 
 
+async def alternate(
+    intake: MessageIntake, processor: MessageProcessor, messages: list[dict[str, Any]], group: int
+) -> dict[str, float]:
+    """One intake commit of `group` messages, then one batch, in turn, as a node taking a
+    message or two at a time runs them: the fixed costs of a commit and of a batch."""
+    intake_cpu = processing_cpu = 0.0
+    cycles = 0
+    for start in range(0, len(messages), group):
+        pending = [parse_message(document) for document in messages[start : start + group]]
+        started = time.process_time()
+        await intake.submit_many(pending, "http")
+        committed = time.process_time()
+        await processor.process_ready_batch()
+        intake_cpu += committed - started
+        processing_cpu += time.process_time() - committed
+        cycles += 1
+    return {
+        "intake_ms_per_commit": round(1e3 * intake_cpu / cycles, 2),
+        "processing_ms_per_batch": round(1e3 * processing_cpu / cycles, 2),
+    }
+
+
 async def process_all(processor: MessageProcessor) -> int:
     handled = 0
     while count := await processor.process_ready_batch():
@@ -151,7 +176,9 @@ async def measured(work: Callable[[], Any], clock: StatementClock, count: int) -
     }
 
 
-async def run(count: int, group: int, batch: int, sqlite_thread: bool) -> dict[str, Any]:
+async def run(
+    count: int, group: int, batch: int, sqlite_thread: bool, cycles: bool = False
+) -> dict[str, Any]:
     messages = presigned_posts(count)
     clock = StatementClock()
     with tempfile.TemporaryDirectory() as folder, clocked_statements(clock):
@@ -164,6 +191,8 @@ async def run(count: int, group: int, batch: int, sqlite_thread: bool) -> dict[s
             processor = _processor(sessions, Path(folder), intake, gate, batch)
             intake.start()
             try:
+                if cycles:
+                    return await alternate(intake, processor, messages, group)
                 intake_result = await measured(
                     lambda: intake_all(intake, messages, group), clock, count
                 )
@@ -213,10 +242,31 @@ def main() -> None:
         help="SQLite calls in aiosqlite's thread, as the node's own process makes them (by "
         "default they are made inline, as the processing worker makes them)",
     )
+    parser.add_argument(
+        "--cycles",
+        action="store_true",
+        help="alternate one intake commit of --group messages and one batch, and report the "
+        "CPU of each (their fixed costs, with --group 1)",
+    )
     arguments = parser.parse_args()
     result = uvloop.run(
-        run(arguments.messages, arguments.group, arguments.batch, arguments.sqlite_thread)
+        run(
+            arguments.messages,
+            arguments.group,
+            arguments.batch,
+            arguments.sqlite_thread,
+            arguments.cycles,
+        )
     )
+    if arguments.cycles:
+        print(json.dumps(result))
+    else:
+        _print_phases(result)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"benchmark": "processing", "results": result}, indent=2))
+
+
+def _print_phases(result: dict[str, Any]) -> None:
     for phase in ("intake", "processing"):
         figures = result[phase]
         print(
@@ -226,8 +276,6 @@ def main() -> None:
         )
         for statement, entry in figures["statements"].items():
             print(f"  {entry['us_per_msg']:7.1f} us/msg {entry['calls']:6} x  {statement}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "processing", "results": result}, indent=2))
 
 
 if __name__ == "__main__":
