@@ -302,10 +302,15 @@ class _RecordingIntake:
         return messages
 
 
+def _service(gossip: _ScriptedGossip, intake: _RecordingIntake) -> GossipService:
+    """The node's gossip service on scripted gossip, without sync."""
+    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
+    return GossipService(gossip, intake, None, settings)  # type: ignore[arg-type]
+
+
 async def test_messages_delivered_within_the_window_enter_the_intake_as_one_group() -> None:
     gossip, intake = _ScriptedGossip(), _RecordingIntake()
-    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
-    service = GossipService(gossip, intake, None, settings)  # type: ignore[arg-type]
+    service = _service(gossip, intake)
     burst = presigned_posts(5)
     await service.start()
     try:
@@ -323,8 +328,7 @@ async def test_messages_delivered_within_the_window_enter_the_intake_as_one_grou
 
 async def test_messages_accepted_within_the_window_are_published_as_one_group() -> None:
     gossip = _ScriptedGossip()
-    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
-    service = GossipService(gossip, _RecordingIntake(), None, settings)  # type: ignore[arg-type]
+    service = _service(gossip, _RecordingIntake())
     accepted = [read_message(orjson.dumps(message)) for message in presigned_posts(3)]
     await service.start()
     try:
@@ -341,8 +345,7 @@ async def test_messages_accepted_within_the_window_are_published_as_one_group() 
 
 async def test_a_backlog_is_published_in_groups_of_at_most_the_cap() -> None:
     gossip = _ScriptedGossip()
-    settings = GossipSettings("ALEPH-TEST", "http://127.0.0.1:1", announce_interval=3600)
-    service = GossipService(gossip, _RecordingIntake(), None, settings)  # type: ignore[arg-type]
+    service = _service(gossip, _RecordingIntake())
     message = read_message(orjson.dumps(presigned_posts(1)[0]))
     for _ in range(MAX_PUBLISH_GROUP + 1):
         service.publish(message)
