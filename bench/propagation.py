@@ -181,6 +181,20 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[USER_TIME]) + int(fields[SYSTEM_TIME])) / os.sysconf("SC_CLK_TCK")
 
 
+def _full_collections(samples: dict[str, Any]) -> dict[str, float]:
+    """A node's full garbage collections since it started, and the longest (its pauses were
+    the tail of the latencies until the nodes froze their start-up objects)."""
+
+    def full(name: str) -> float:
+        entries = samples.get(name, [])
+        return next((e["value"] for e in entries if e["generation"] == "2"), 0.0)
+
+    return {
+        "collections": full("alephnet_gc_collections_total"),
+        "longest_ms": round(1000 * full("alephnet_gc_longest_pause_seconds"), 1),
+    }
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
@@ -249,7 +263,7 @@ async def run(
                     steps.append(step)
                     if step.get("p95_ms", float("inf")) > 1000 * CAPACITY_P95:
                         break
-                drops = [(await http.get(f"{n.url}/metrics.json")).json() for n in nodes]
+                samples = [(await http.get(f"{n.url}/metrics.json")).json() for n in nodes]
         finally:
             for watcher in watchers:
                 watcher.cancel()
@@ -266,7 +280,8 @@ async def run(
         "p95_passed_1s_at_msg_per_s": steps[-1]["offered_msg_per_s"]
         if steps and steps[-1].get("p95_ms", 1e9) > 1000 * CAPACITY_P95
         else None,
-        "gossip_drops": [sample.get("alephnet_gossip_dropped_total") for sample in drops],
+        "gossip_drops": [sample.get("alephnet_gossip_dropped_total") for sample in samples],
+        "full_gc_per_node": [_full_collections(sample) for sample in samples],
         "websockets_closed": arrivals.closed,
     }
 

@@ -61,10 +61,13 @@ S = TypeVar("S", bound=LoopbackServer)
 
 
 @contextmanager
-def serving_app(app: Any, port: int, name: str) -> Iterator[None]:
-    """`app` served by uvicorn on 127.0.0.1:`port`, in a thread of the test process, from the
-    moment it accepts connections until the block ends. `name` says which server failed."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+def serving_app(
+    app: Any, port: int, name: str, server_class: type[uvicorn.Server] = uvicorn.Server
+) -> Iterator[None]:
+    """`app` served by uvicorn (or `server_class`, a subclass of its server) on
+    127.0.0.1:`port`, in a thread of the test process, from the moment it accepts connections
+    until the block ends. `name` says which server failed."""
+    server = server_class(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from tests.ccn.databases import fresh_database_url
 from tests.ccn.node_process import NodeProcess, free_port, node_process
 
 RESTART_BOUND = 20.0
+MANY_OBJECTS = 50_000
+"""Fewer than a started node or worker holds."""
 EXIT_BOUND = 60.0
 
 # Runs `alephnet ccn run ARGS` with `spawn_worker` replaced by a spy that prints which of the
@@ -51,6 +54,7 @@ async def worker_node(
         fresh_database_url(tmp_path) as database_url,
         node_process(tmp_path / "ccn", database_url) as node,
     ):
+        node.log_level = "INFO"  # what both processes did at start-up, in the node's log
         await node.start()
         yield node
         assert await node.terminate(timeout=30) == 0
@@ -85,6 +89,20 @@ async def test_results_reach_sync_answers_and_metrics(worker_node: NodeProcess) 
     assert metrics["alephnet_messages_processed_total"] == 1
     assert metrics["alephnet_messages_rejected_total"] == 1
     assert len(children_of(worker_node.process_id.pid)) == 1
+
+
+@pytest.mark.slow
+async def test_node_and_worker_freeze_their_start_up_objects(worker_node: NodeProcess) -> None:
+    """Both processes leave what their start-up made out of the garbage collector's full
+    collections (`alephnet.gc_heap`)."""
+    async with httpx.AsyncClient(base_url=worker_node.url, timeout=30) as client:
+        metrics = (await client.get("/metrics.json")).json()
+    assert metrics["alephnet_gc_frozen_objects"] > MANY_OBJECTS
+    worker_lines = re.findall(
+        r"\[processing worker\]: (\d+) objects of the start-up exempt",
+        worker_node.log_file.read_text(),
+    )
+    assert [int(count) > MANY_OBJECTS for count in worker_lines] == [True]
 
 
 @pytest.mark.slow

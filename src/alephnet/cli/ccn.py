@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from alephnet.cli.node import HostOption, LogLevelOption, load_settings, serve, start_logging
+from alephnet.gc_heap import pause_collection_for_start_up
 
 app = typer.Typer(help="Run a Core Channel Node (the network's API and storage node).")
 
@@ -54,6 +55,7 @@ def run(
     Settings come from defaults < --config TOML < ALEPHNET_CCN_* environment < these options.
     Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish, queued messages are committed.
     """
+    pause_collection_for_start_up()
     from alephnet.ccn.pipeline.processor_process import spawn_worker
     from alephnet.ccn.settings import CcnSettings
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from alephnet.cli.node import HostOption, LogLevelOption, load_settings, serve, start_logging
+from alephnet.gc_heap import pause_collection_for_start_up
 
 app = typer.Typer(help="Run a Compute Resource Node (runs users' programs from a CCN).")
 
@@ -49,6 +50,7 @@ def run(
     Settings come from defaults < --config TOML < ALEPHNET_CRN_* environment < these options.
     Ctrl-C or SIGTERM stops every program, then the node (exit 0).
     """
+    pause_collection_for_start_up()
     from alephnet.crn.settings import CrnSettings
     from alephnet.crn.supervisor.api.app import create_app
     from alephnet.crn.supervisor.executors import ExecutorUnavailable, executor_setup

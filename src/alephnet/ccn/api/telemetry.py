@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 from alephnet import __version__
 from alephnet.ccn.node import Node
 from alephnet.ccn.p2p.metrics import GossipCollector
+from alephnet.gc_heap import GcCollector
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class ApiTelemetry:
         self.open_websockets = 0
         self.pipeline = PipelineCollector()
         self.registry.register(self.pipeline)
+        self.registry.register(GcCollector())
         build_info = Gauge(
             "alephnet_build_info",
             "The running alephnet build",

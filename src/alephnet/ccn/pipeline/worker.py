@@ -29,6 +29,7 @@ from alephnet.ccn.pipeline.processor_process import pipe_streams
 from alephnet.ccn.pipeline.sources import content_sources
 from alephnet.ccn.settings import CcnSettings
 from alephnet.ccn.storage import FileStore
+from alephnet.gc_heap import freeze_startup_objects
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ async def _serve() -> None:
         gate.others_waiting,
         ProcessorSettings.of(settings),
     )
+    freeze_startup_objects()
     processor.start()
     try:
         while await reader.readline():
