@@ -265,3 +265,35 @@ async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
     finally:
         await stock.thread.stop()
         await ours.stop()
+
+
+@pytest.mark.slow
+async def test_a_copy_already_seen_is_dropped_before_any_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stock peer's message ids differ for two publications of the same bytes; ours
+    (Aleph's) are the bytes' hash, so the second is a copy already seen."""
+    pushed: list[bytes] = []
+    push = Libp2pPubsub.push_msg
+
+    async def counting_push(self: Libp2pPubsub, forwarder: ID, msg: rpc_pb2.Message) -> None:
+        pushed.append(msg.data)
+        await push(self, forwarder, msg)
+
+    monkeypatch.setattr(Libp2pPubsub, "push_msg", counting_push)
+    ours = Libp2pGossip(create_new_key_pair(), LOOPBACK, [])
+    inbox = await ours.subscribe(TOPIC)
+    await ours.start()
+    stock = StockPeer(ours.listen_addresses[0])
+    try:
+        await stock.thread.start()
+        await until(lambda: ours.counts.mesh_peers.get(TOPIC, 0) > 0, "no mesh with the peer")
+        for data in (b"twice", b"twice", b"then another"):
+            await stock.thread.call(stock.publish, data)
+        async with asyncio.timeout(TIMEOUT):
+            delivered = [(await inbox.__anext__()).data for _ in range(2)]
+        assert delivered == [b"twice", b"then another"]
+        assert pushed == [b"twice", b"then another"]
+    finally:
+        await stock.thread.stop()
+        await ours.stop()

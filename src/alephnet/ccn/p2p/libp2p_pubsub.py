@@ -18,6 +18,10 @@ Measured costs of the library (docs/p2p.md, Figures), and what is done here:
   sender's record (Ed25519) and rewrites the peer's addresses for each RPC received: a record
   identical to the last one accepted from that peer less than `RECORD_REFRESH` seconds ago is
   taken as it is.
+- copies already seen: the library starts a task for each message of each RPC received
+  (`run_task`, which looks for its parent among all the service's tasks), and the task drops
+  a copy it has seen at its first check. With every peer forwarding each group, three of a
+  receiver's four copies are such. Here a copy already seen is dropped before any task.
 - delivery: the library pushes each message to a 32-slot channel per subscription and drops it
   when the reader lags; here it goes straight to the node's inbox (`deliver`).
 - send queues: 32 RPCs per peer, dropped beyond; here `SEND_QUEUE`, drops counted.
@@ -98,6 +102,12 @@ class Libp2pPubsub(Pubsub):
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         self._deliver_to_node(publish_message)
+
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        """The read loop's filter before it starts a task to push `msg` (`push_msg`): a copy
+        already seen is left out too, as the task would drop it, before its validation and
+        scoring, with nothing else done."""
+        return super()._is_subscribed_to_msg(msg) and not self._is_msg_seen(msg)
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         await super().continuously_read_stream(BufferedStream(stream))  # type: ignore[arg-type]
