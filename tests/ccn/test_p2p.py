@@ -18,6 +18,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.peer.id import ID
 from pydantic import ValidationError
 
+from alephnet.ccn.p2p import service as service_module
 from alephnet.ccn.p2p.bridge import BridgeClosed, Inbox, TrioPortal, TrioThread
 from alephnet.ccn.p2p.interface import GossipMessage
 from alephnet.ccn.p2p.libp2p_gossip import Libp2pGossip
@@ -326,21 +327,36 @@ async def test_messages_delivered_within_the_window_enter_the_intake_as_one_grou
     assert service.counts.submitted == 5
 
 
-async def test_messages_accepted_within_the_window_are_published_as_one_group() -> None:
+async def test_messages_accepted_within_the_window_are_published_as_one_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first message goes at once (nothing was published for a window); the two accepted
+    right after gather for a window and go together; one accepted after a quiet window goes
+    at once again. The window is long enough that a slow machine keeps the order of the
+    steps."""
+    window = 0.3
+    monkeypatch.setattr(service_module, "PUBLISH_WINDOW", window)
     gossip = _ScriptedGossip()
     service = _service(gossip, _RecordingIntake())
     accepted = [read_message(orjson.dumps(message)) for message in presigned_posts(3)]
+    payloads = tuple(message_payload(message) for message in accepted)
     await service.start()
     try:
-        for message in accepted:
-            service.publish(message)
-        await asyncio.sleep(PUBLISH_WINDOW * 3)
         service.publish(accepted[0])
-        await asyncio.sleep(PUBLISH_WINDOW * 3)
+        await asyncio.sleep(0)  # the publisher's turn
+        assert gossip.published == [payloads[:1]]
+        service.publish(accepted[1])
+        service.publish(accepted[2])
+        await asyncio.sleep(0)
+        assert gossip.published == [payloads[:1]]
+        await asyncio.sleep(window * 1.5)
+        assert gossip.published == [payloads[:1], payloads[1:]]
+        await asyncio.sleep(window * 1.5)
+        service.publish(accepted[0])
+        await asyncio.sleep(0)
     finally:
         await service.stop()
-    payloads = tuple(message_payload(message) for message in accepted)
-    assert gossip.published == [payloads, payloads[:1]]
+    assert gossip.published == [payloads[:1], payloads[1:], payloads[:1]]
 
 
 async def test_a_backlog_is_published_in_groups_of_at_most_the_cap() -> None:
