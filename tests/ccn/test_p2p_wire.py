@@ -6,7 +6,8 @@ reads what we send and is read (the wire format is unchanged)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import multiaddr
@@ -227,6 +228,22 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     assert condition(), what
 
 
+@asynccontextmanager
+async def meshed_with_a_stock_peer() -> AsyncIterator[tuple[Libp2pGossip, Any, StockPeer]]:
+    """Our gossip subscribed to the topic, and a stock peer in its mesh; both stopped after."""
+    ours = Libp2pGossip(create_new_key_pair(), LOOPBACK, [])
+    inbox = await ours.subscribe(TOPIC)
+    await ours.start()
+    stock = StockPeer(ours.listen_addresses[0])
+    try:
+        await stock.thread.start()
+        await until(lambda: ours.counts.mesh_peers.get(TOPIC, 0) > 0, "no mesh with the peer")
+        yield ours, inbox, stock
+    finally:
+        await stock.thread.stop()
+        await ours.stop()
+
+
 @pytest.mark.slow
 async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
     monkeypatch: pytest.MonkeyPatch,
@@ -239,13 +256,7 @@ async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
         return await write(self, stream, rpc)
 
     monkeypatch.setattr(Libp2pPubsub, "write_msg", counting_write)
-    ours = Libp2pGossip(create_new_key_pair(), LOOPBACK, [])
-    inbox = await ours.subscribe(TOPIC)
-    await ours.start()
-    stock = StockPeer(ours.listen_addresses[0])
-    try:
-        await stock.thread.start()
-        await until(lambda: ours.counts.mesh_peers.get(TOPIC, 0) > 0, "no mesh with the peer")
+    async with meshed_with_a_stock_peer() as (ours, inbox, stock):
         burst = [b"message %d" % n for n in range(30)]  # within the stock channel's 32 slots
         await asyncio.gather(*(ours.publish(TOPIC, data) for data in burst))
         await until(lambda: len(stock.received) >= len(burst), "the stock peer missed some")
@@ -262,9 +273,6 @@ async def test_a_stock_gossipsub_peer_reads_our_batched_rpcs_and_we_read_it(
         await stock.thread.call(stock.publish, b"from the stock peer")
         async with asyncio.timeout(TIMEOUT):
             assert (await inbox.__anext__()).data == b"from the stock peer"
-    finally:
-        await stock.thread.stop()
-        await ours.stop()
 
 
 @pytest.mark.slow
@@ -281,19 +289,10 @@ async def test_a_copy_already_seen_is_dropped_before_any_task(
         await push(self, forwarder, msg)
 
     monkeypatch.setattr(Libp2pPubsub, "push_msg", counting_push)
-    ours = Libp2pGossip(create_new_key_pair(), LOOPBACK, [])
-    inbox = await ours.subscribe(TOPIC)
-    await ours.start()
-    stock = StockPeer(ours.listen_addresses[0])
-    try:
-        await stock.thread.start()
-        await until(lambda: ours.counts.mesh_peers.get(TOPIC, 0) > 0, "no mesh with the peer")
+    async with meshed_with_a_stock_peer() as (_ours, inbox, stock):
         for data in (b"twice", b"twice", b"then another"):
             await stock.thread.call(stock.publish, data)
         async with asyncio.timeout(TIMEOUT):
             delivered = [(await inbox.__anext__()).data for _ in range(2)]
-        assert delivered == [b"twice", b"then another"]
-        assert pushed == [b"twice", b"then another"]
-    finally:
-        await stock.thread.stop()
-        await ours.stop()
+    assert delivered == [b"twice", b"then another"]
+    assert pushed == [b"twice", b"then another"]
