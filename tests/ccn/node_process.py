@@ -8,19 +8,32 @@ devnet's (`alephnet.devnet.processes`); tests add a fresh port per start and shu
 from __future__ import annotations
 
 import asyncio
-import socket
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from alephnet.devnet.layout import port_is_free
 from alephnet.devnet.processes import CcnProcess
+
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_TEST_PORT = 10_000
+PORT_DRAWS = 1_000
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port free now, below the kernel's range of ephemeral ports. A port of that
+    range (what binding port 0 gives) is also the source port of outgoing connections: a
+    node's client could take it between the test's choice and the server's bind, even by
+    connecting to that very port before anything listens there (TCP's self-connect). A
+    devnet test failed so in CI, its second node's port already in use."""
+    below = int(EPHEMERAL_PORTS.read_text().split()[0])
+    for _ in range(PORT_DRAWS):
+        port = random.randrange(LOWEST_TEST_PORT, below)
+        if port_is_free(port):
+            return port
+    raise AssertionError(f"no free port between {LOWEST_TEST_PORT} and {below}")
 
 
 @asynccontextmanager
